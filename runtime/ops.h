@@ -1,0 +1,97 @@
+// The ops: one shader + one host function each (runtime/ops/<op>.cpp), each
+// checked against a double-precision CPU reference in tests/ops/.
+// Host functions only record into a Recorder; they never submit.
+// Activations are fp32; weights (gemm w, embedding tables) are fp32 or fp16.
+#pragma once
+#include "runtime/recorder.h"
+#include "runtime/tensor.h"
+#include "shaders/op_params.h"
+
+namespace vkcls {
+class Context;
+}
+
+namespace vkcls::ops {
+
+enum class Act : uint32_t {
+  none = ACT_NONE,
+  gelu_erf = ACT_GELU_ERF,
+  gelu_tanh = ACT_GELU_TANH,
+  tanh = ACT_TANH,
+  silu = ACT_SILU,
+  relu = ACT_RELU,
+};
+const char* act_name(Act a);
+
+// y[M, N] = act(x[M, K] . w[N, K]^T + bias[N]) + residual[M, N]
+// x, y, bias, residual: f32; w: f32 or f16. Uses cooperative matrices when the
+// device offers them and w is f16, unless VKCLS_NO_COOPMAT=1.
+struct GemmArgs {
+  const Tensor* bias = nullptr;
+  const Tensor* residual = nullptr;  // may alias y
+  Act act = Act::none;
+  bool allow_coopmat = true;
+};
+void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const Tensor& y,
+          const GemmArgs& args = {});
+
+// Flash attention over packed variable-length sequences (no padding).
+// q: [T, *], k, v: [T, *] (may be the same fused qkv tensor, see offsets/strides);
+// cu_seqlens: i32 [num_seqs + 1]; out: [T, num_heads * head_dim].
+struct AttentionArgs {
+  uint32_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  uint32_t q_offset = 0, k_offset = 0, v_offset = 0;  // elements
+  uint32_t q_row_stride = 0, kv_row_stride = 0;       // 0: dense rows
+  bool causal = false;
+  uint32_t window = 0;
+  float scale = 0;  // 0: 1/sqrt(head_dim)
+  uint32_t max_seqlen = 0;  // longest sequence in the batch (sizes the grid)
+};
+void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, const Tensor& v,
+               const Tensor& cu_seqlens, const Tensor& out, const AttentionArgs& args);
+
+// Row softmax of (x * scale + bias) over the last axis; x, y: [rows, cols] f32 (y may alias x).
+void softmax(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, float scale = 1.f,
+             float bias = 0.f);
+// Elementwise sigmoid of (x * scale + bias).
+void sigmoid(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, float scale = 1.f,
+             float bias = 0.f);
+
+// y = LayerNorm(x + residual) * gamma + beta; x, residual, y: [rows, cols]; gamma, beta: [cols] f32.
+void layer_norm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor* residual,
+                const Tensor& gamma, const Tensor* beta, const Tensor& y, float eps);
+// y = RMSNorm(x + residual) * (gamma + gamma_offset).
+void rms_norm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor* residual,
+              const Tensor& gamma, const Tensor& y, float eps, float gamma_offset = 0.f);
+
+// y[t] = word[ids[t]] * word_scale + pos[pos_ids[t]] + type[type_ids[t]]
+// ids, pos_ids, type_ids: i32 [T]; tables: [rows, hidden] f32 or f16; y: [T, hidden] f32.
+struct EmbedArgs {
+  const Tensor* pos_ids = nullptr;
+  const Tensor* pos_table = nullptr;
+  const Tensor* type_ids = nullptr;
+  const Tensor* type_table = nullptr;
+  float word_scale = 1.f;
+};
+void embed(Context& ctx, Recorder& rec, const Tensor& ids, const Tensor& word_table,
+           const Tensor& y, const EmbedArgs& args = {});
+
+// In-place rotary embedding of num_heads heads starting at element `offset` of each row.
+struct RopeArgs {
+  uint32_t num_heads = 0, head_dim = 0, rotary_dim = 0;  // rotary_dim 0: head_dim
+  uint32_t offset = 0, row_stride = 0;                   // row_stride 0: dense
+  bool neox = true;
+  float theta = 10000.f;
+};
+void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
+          const RopeArgs& args);
+
+// y[t, f] = act(x[t, f]) * x[t, F + f];  x: [T, 2F], y: [T, F]  (GeGLU, SwiGLU)
+void glu(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, Act act);
+
+// y[s] = first / mean / last row of each sequence; hidden: [T, H], cu_seqlens: i32 [S+1], y: [S, H].
+enum class Pool : uint32_t { first = POOL_FIRST, mean = POOL_MEAN, last = POOL_LAST };
+void pool(Context& ctx, Recorder& rec, const Tensor& hidden, const Tensor& cu_seqlens,
+          const Tensor& y, Pool mode);
+
+}  // namespace vkcls::ops

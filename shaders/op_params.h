@@ -1,0 +1,115 @@
+// Push-constant structs, one per op, included by the GLSL shaders and by C++.
+// Only 32-bit scalars, so std430 and C++ lay them out identically.
+#ifndef VKCLS_OP_PARAMS_H
+#define VKCLS_OP_PARAMS_H
+
+#ifdef __cplusplus
+#include <cstdint>
+namespace vkcls::params {
+using uint = uint32_t;
+#define VKCLS_STRUCT struct alignas(4)
+#else
+#define VKCLS_STRUCT struct
+#endif
+
+// Epilogue activations of gemm (specialization constant), also used by glu.
+#define ACT_NONE 0
+#define ACT_GELU_ERF 1
+#define ACT_GELU_TANH 2
+#define ACT_TANH 3
+#define ACT_SILU 4
+#define ACT_RELU 5
+
+// y[M, N] = act(x[M, K] . w[N, K]^T + b[N]) + residual[M, N]
+VKCLS_STRUCT GemmParams {
+  uint M;
+  uint N;
+  uint K;
+  uint x_row_stride;    // elements between rows of x (>= K)
+  uint y_row_stride;    // elements between rows of y and residual (>= N)
+};
+
+// Flash attention over packed sequences. q/k/v rows live in (possibly the same)
+// buffers at element offsets q_offset + t*q_row_stride + h*head_dim.
+VKCLS_STRUCT AttentionParams {
+  uint num_seqs;
+  uint num_heads;        // query heads
+  uint num_kv_heads;     // key/value heads (grouped-query attention when fewer)
+  uint head_dim;
+  uint q_offset;
+  uint k_offset;
+  uint v_offset;
+  uint q_row_stride;
+  uint kv_row_stride;
+  uint o_row_stride;
+  uint causal;           // 1: a query sees keys at positions <= its own
+  uint window;           // 0: unlimited; else a query sees keys with |q - k| < window
+                         // (causal: Mistral-style q - k < window; ModernBERT local 128: window 65)
+  float scale;           // usually 1/sqrt(head_dim)
+};
+
+// Row-wise softmax or elementwise sigmoid of (x * scale + bias).
+VKCLS_STRUCT SoftmaxParams {
+  uint rows;
+  uint cols;
+  float scale;
+  float bias;
+};
+
+// y = norm(x + residual) * gamma (+ beta). LayerNorm or RMSNorm by variant.
+VKCLS_STRUCT NormParams {
+  uint rows;
+  uint cols;
+  float eps;
+  uint has_residual;
+  uint has_beta;
+  float gamma_offset;    // Gemma's RMSNorm multiplies by (1 + gamma): offset 1
+};
+
+// y[t] = word[ids[t]] + pos[pos_ids[t]] + type[type_ids[t]]; tables optional.
+// Word tables larger than one binding are processed in row ranges.
+VKCLS_STRUCT EmbedParams {
+  uint tokens;
+  uint hidden;
+  uint word_row_begin;   // rows of the word table bound in this dispatch
+  uint word_row_end;
+  uint has_pos;
+  uint has_type;
+  uint accumulate;       // 1: add into y (a later row range), 0: write y
+  float word_scale;      // Gemma scales embeddings by sqrt(hidden)
+};
+
+// Rotary embedding in place on rows of x: heads of head_dim, first rotary_dim rotated.
+VKCLS_STRUCT RopeParams {
+  uint tokens;
+  uint num_heads;
+  uint head_dim;
+  uint rotary_dim;
+  uint offset;           // element offset of head 0 in a row
+  uint row_stride;
+  uint neox;             // 1: rotate halves (GPT-NeoX / Llama); 0: interleaved pairs (GPT-J)
+  float theta;           // base, e.g. 10000
+};
+
+// y[t, f] = act(x[t, f]) * x[t, F + f]   (x: [T, 2F], y: [T, F])
+VKCLS_STRUCT GluParams {
+  uint tokens;
+  uint features;
+  uint act;
+};
+
+// y[s, :] = pool over the rows of sequence s (cu_seqlens[s] .. cu_seqlens[s+1]).
+#define POOL_FIRST 0
+#define POOL_MEAN 1
+#define POOL_LAST 2
+VKCLS_STRUCT PoolParams {
+  uint num_seqs;
+  uint hidden;
+  uint mode;
+};
+
+#ifdef __cplusplus
+#undef VKCLS_STRUCT
+}  // namespace vkcls::params
+#endif
+#endif

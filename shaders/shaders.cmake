@@ -1,0 +1,17 @@
+# Every shader variant the library embeds: vkcls_shader(<name> <source> [glslang defines...]).
+# A variant whose source is not written yet is skipped (see CMakeLists.txt).
+vkcls_shader(gemm_f32 gemm.comp)
+vkcls_shader(gemm_f16 gemm.comp -DW_F16)
+vkcls_shader(gemm_coopmat_nv_f16 gemm_coopmat_nv.comp)
+vkcls_shader(attention attention.comp)
+vkcls_shader(softmax softmax.comp)
+vkcls_shader(sigmoid sigmoid.comp)
+vkcls_shader(layer_norm norm.comp -DLAYER_NORM)
+vkcls_shader(rms_norm norm.comp -DRMS_NORM)
+vkcls_shader(embed_f32 embed.comp)
+vkcls_shader(embed_f16 embed.comp -DTABLE_F16)
+vkcls_shader(rope rope.comp)
+vkcls_shader(glu glu.comp)
+vkcls_shader(pool pool.comp)
+# tests only: a shader that writes out of bounds on purpose
+vkcls_shader(test_copy test_copy.comp)
