@@ -78,7 +78,7 @@ Tensor Arena::alloc(DType dtype, std::vector<int64_t> shape) {
 
   Block* block = nullptr;
   for (auto& b : blocks_)
-    if (b.buffer->size() - b.used >= padded) {
+    if (b.buffer->size() >= b.used + padded && b.buffer->size() <= limit) {
       block = &b;
       break;
     }
@@ -97,7 +97,29 @@ Tensor Arena::alloc(DType dtype, std::vector<int64_t> shape) {
   return t;
 }
 
+Tensor Arena::alloc_large(DType dtype, std::vector<int64_t> shape) {
+  Tensor t;
+  t.dtype = dtype;
+  t.shape = std::move(shape);
+  VkDeviceSize bytes = VkDeviceSize(t.numel()) * dtype_size(dtype);
+  if (bytes <= ctx_.info().max_storage_buffer_range) return alloc(dtype, t.shape);
+  // a full block that reset() can never hand out again in pieces
+  blocks_.push_back({std::make_unique<Buffer>(ctx_, bytes, Buffer::Kind::device), bytes});
+  t.buffer = blocks_.back().buffer->handle();
+  t.bytes = bytes;
+  if (blocks_.back().buffer->mapped()) t.host = blocks_.back().buffer->mapped();
+  large_.push_back(t.buffer);
+  in_use_ += bytes;
+  peak_ = std::max(peak_, in_use_);
+  return t;
+}
+
 void Arena::reset() {
+  // blocks of large tensors are released: they fit nothing else
+  std::erase_if(blocks_, [&](const Block& b) {
+    return std::find(large_.begin(), large_.end(), b.buffer->handle()) != large_.end();
+  });
+  large_.clear();
   for (auto& b : blocks_) b.used = 0;
   in_use_ = 0;
 }

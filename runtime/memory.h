@@ -41,6 +41,9 @@ class Arena {
   // of its own, up to maxStorageBufferRange.
   Arena(Context& ctx, std::string name, VkDeviceSize block_bytes = 64ull << 20);
   Tensor alloc(DType dtype, std::vector<int64_t> shape);
+  // A tensor that may exceed one binding (e.g. a 250k-row embedding table): it gets a
+  // buffer of its own, and only ops that bind it in row ranges (ops::embed) accept it.
+  Tensor alloc_large(DType dtype, std::vector<int64_t> shape);
   void reset();  // forget all tensors, keep the blocks
   VkDeviceSize bytes_in_use() const { return in_use_; }
   VkDeviceSize bytes_reserved() const;
@@ -56,6 +59,7 @@ class Arena {
   std::string name_;
   VkDeviceSize block_bytes_;
   std::vector<Block> blocks_;
+  std::vector<VkBuffer> large_;  // blocks that hold one alloc_large tensor
   VkDeviceSize in_use_ = 0, peak_ = 0;
 };
 

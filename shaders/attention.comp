@@ -45,7 +45,7 @@ void main() {
   // this thread's slice of the output: row orow, dims odim + 8 * i
   const uint orow = t / 8, odim = t % 8;
   float acc[DMAX / 8];
-  [[unroll]] for (uint i = 0; i < DMAX / 8; ++i) acc[i] = 0.0;
+  for (uint i = 0; i < DMAX / 8; ++i) acc[i] = 0.0;
 
   // keys this block can see
   const uint q_last = min(len, q0 + BR) - 1;
@@ -94,7 +94,7 @@ void main() {
     }
     barrier();
     const float alpha = row_alpha[orow];
-    [[unroll]] for (uint i = 0; i < DMAX / 8; ++i) {
+    for (uint i = 0; i < DMAX / 8; ++i) {
       uint d = odim + 8 * i;
       if (d < D) {
         float a = acc[i] * alpha;
@@ -107,7 +107,7 @@ void main() {
   if (q0 + orow < len) {
     float l = row_sum[orow];
     float inv = l > 0.0 ? 1.0 / l : 0.0;  // a row that saw no key (cannot happen unmasked) stays 0
-    [[unroll]] for (uint i = 0; i < DMAX / 8; ++i) {
+    for (uint i = 0; i < DMAX / 8; ++i) {
       uint d = odim + 8 * i;
       if (d < D) o[(start + q0 + orow) * p.o_row_stride + h * D + d] = acc[i] * inv;
     }

@@ -1,0 +1,62 @@
+// ops::layer_norm and ops::rms_norm: shaders/norm.comp (-DLAYER_NORM / -DRMS_NORM).
+#include "runtime/context.h"
+#include "runtime/ops.h"
+#include "runtime/ops/op_util.h"
+#include "runtime/pipeline.h"
+
+namespace vkcls::ops {
+
+using namespace detail;
+
+namespace {
+// x, residual, y: [rows, cols] f32 (any rank: cols is the last axis); gamma, beta: [cols] f32.
+params::NormParams norm_params(const char* op, const Tensor& x, const Tensor* residual,
+                               const Tensor& gamma, const Tensor* beta, const Tensor& y, float eps) {
+  expect_dtype(op, "x", x, DType::f32);
+  if (x.shape.empty()) fail(op, fmt::format("x is {}, expected [rows, cols]", x.describe()));
+  expect_u32_elements(op, "x", x);
+  int64_t cols = x.dim(-1);
+  if (residual) {
+    expect_dtype(op, "residual", *residual, DType::f32);
+    expect_shape(op, "residual", *residual, x.shape, "x.shape");
+  }
+  expect_dtype(op, "gamma", gamma, DType::f32);
+  expect_shape(op, "gamma", gamma, {cols}, "[cols]");
+  if (beta) {
+    expect_dtype(op, "beta", *beta, DType::f32);
+    expect_shape(op, "beta", *beta, {cols}, "[cols]");
+  }
+  expect_dtype(op, "y", y, DType::f32);
+  expect_shape(op, "y", y, x.shape, "x.shape");
+  if (!(eps >= 0)) fail(op, fmt::format("eps is {}, expected >= 0", eps));
+  params::NormParams p{};
+  p.cols = uint32_t(cols);
+  p.rows = cols ? uint32_t(x.numel() / cols) : 0;
+  p.eps = eps;
+  p.has_residual = residual != nullptr;
+  p.has_beta = beta != nullptr;
+  return p;
+}
+}  // namespace
+
+void layer_norm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor* residual, const Tensor& gamma,
+                const Tensor* beta, const Tensor& y, float eps) {
+  auto p = norm_params("layer_norm", x, residual, gamma, beta, y, eps);
+  if (p.rows == 0 || p.cols == 0) return;
+  const Pipeline& pl = ctx.pipelines().get(PipelineDesc{"layer_norm", 5, sizeof(p), {}});
+  Grid g = grid_for(ctx, p.rows);  // one workgroup per row
+  rec.dispatch(pl, {in(x), in(residual ? *residual : x), in(gamma), in(beta ? *beta : gamma), out(y)}, p, g.x,
+               g.y);
+}
+
+void rms_norm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor* residual, const Tensor& gamma,
+              const Tensor& y, float eps, float gamma_offset) {
+  auto p = norm_params("rms_norm", x, residual, gamma, nullptr, y, eps);
+  p.gamma_offset = gamma_offset;
+  if (p.rows == 0 || p.cols == 0) return;
+  const Pipeline& pl = ctx.pipelines().get(PipelineDesc{"rms_norm", 4, sizeof(p), {}});
+  Grid g = grid_for(ctx, p.rows);
+  rec.dispatch(pl, {in(x), in(residual ? *residual : x), in(gamma), out(y)}, p, g.x, g.y);
+}
+
+}  // namespace vkcls::ops
