@@ -1,0 +1,177 @@
+// Unit tests: error reporting on malformed tokenizer.json, invalid input,
+// thread safety, the old-BERT-folder loader, and small API behaviours.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tokenizer/tokenizer.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const fs::path kDir = fs::path(VKCLS_TEST_DATA) / "tokenizer";
+
+// A tiny WordPiece tokenizer.json built in the test.
+json tiny_bert() {
+  json vocab = json::object();
+  const char* toks[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "##s", "!", "un", "##aff", "##able"};
+  for (int i = 0; i < 11; ++i) vocab[toks[i]] = i;
+  return {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens",
+       {{{"id", 0}, {"content", "[PAD]"}, {"special", true}, {"normalized", false}},
+        {{"id", 2}, {"content", "[CLS]"}, {"special", true}, {"normalized", false}},
+        {{"id", 3}, {"content", "[SEP]"}, {"special", true}, {"normalized", false}}}},
+      {"normalizer", {{"type", "BertNormalizer"}, {"lowercase", true}, {"strip_accents", nullptr}}},
+      {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+      {"model", {{"type", "WordPiece"}, {"unk_token", "[UNK]"}, {"vocab", vocab}}},
+      {"post_processor", {{"type", "BertProcessing"}, {"sep", {"[SEP]", 3}}, {"cls", {"[CLS]", 2}}}},
+      {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}}},
+  };
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    vkcls::Tokenizer::from_json(text);
+  } catch (const vkcls::TokenizerError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Tokenizer, EncodesTinyBert) {
+  auto tok = vkcls::Tokenizer::from_json(tiny_bert().dump());
+  auto e = tok.encode("Hello WORLDS! unaffable");
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 4, 5, 6, 7, 8, 9, 10, 3}));
+  EXPECT_EQ(e.tokens[3], "##s");
+  EXPECT_EQ(e.offsets[2], (vkcls::Offset{6, 11}));
+  EXPECT_EQ(e.offsets[3], (vkcls::Offset{11, 12}));
+  EXPECT_EQ(e.sequence_ids, (std::vector<int32_t>{-1, 0, 0, 0, 0, 0, 0, 0, -1}));
+  EXPECT_EQ(tok.decode(e.ids), "hello worlds! unaffable");
+  EXPECT_EQ(tok.num_special_tokens_to_add(false), 2u);
+  EXPECT_EQ(tok.num_special_tokens_to_add(true), 3u);
+  EXPECT_EQ(tok.token_to_id("world"), 5);
+  EXPECT_EQ(tok.id_to_token(6), "##s");
+  EXPECT_FALSE(tok.id_to_token(999).has_value());
+}
+
+TEST(Tokenizer, ByteAndCharOffsetsDiffer) {
+  auto tok = vkcls::Tokenizer::from_json(tiny_bert().dump());
+  auto e = tok.encode("é hello", false);  // é is 2 bytes, 1 code point
+  ASSERT_EQ(e.ids.size(), 2u);
+  EXPECT_EQ(e.offsets[1], (vkcls::Offset{3, 8}));
+  EXPECT_EQ(e.char_offsets[1], (vkcls::Offset{2, 7}));
+}
+
+TEST(Tokenizer, InvalidUtf8Throws) {
+  auto tok = vkcls::Tokenizer::from_json(tiny_bert().dump());
+  try {
+    tok.encode(std::string("ab\xC3(", 4));
+    FAIL() << "no exception";
+  } catch (const vkcls::TokenizerError& e) {
+    EXPECT_STREQ(e.what(), "invalid UTF-8 at byte 2");
+  }
+  EXPECT_THROW(tok.encode_pair("ok", "\xED\xA0\x80"), vkcls::TokenizerError);  // surrogate
+}
+
+TEST(Tokenizer, MalformedJsonNamesTheField) {
+  EXPECT_NE(error_of("{not json").find("invalid JSON"), std::string::npos);
+  json j = tiny_bert();
+  j["normalizer"]["type"] = "Nope";
+  EXPECT_NE(error_of(j.dump()).find("normalizer.type"), std::string::npos) << error_of(j.dump());
+  j = tiny_bert();
+  j.erase("model");
+  EXPECT_NE(error_of(j.dump()).find("model"), std::string::npos);
+  j = tiny_bert();
+  j["model"]["vocab"]["hello"] = "four";
+  EXPECT_NE(error_of(j.dump()).find("model.vocab[\"hello\"]"), std::string::npos) << error_of(j.dump());
+  j = tiny_bert();
+  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+  EXPECT_NE(error_of(j.dump()).find("bad regex"), std::string::npos) << error_of(j.dump());
+  j = tiny_bert();
+  j["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "***"}};
+  EXPECT_NE(error_of(j.dump()).find("precompiled_charsmap"), std::string::npos) << error_of(j.dump());
+  j = tiny_bert();
+  j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({{{"SpecialToken", {{"id", "[X]"}, {"type_id", 0}}}}})},
+                         {"pair", json::array()}, {"special_tokens", json::object()}};
+  EXPECT_NE(error_of(j.dump()).find("[X]"), std::string::npos) << error_of(j.dump());
+}
+
+TEST(Tokenizer, TruncationWindows) {
+  auto tok = vkcls::Tokenizer::from_json(tiny_bert().dump());
+  vkcls::TruncationParams p;
+  p.max_length = 5;  // 3 tokens of text per window
+  p.stride = 1;
+  // 6 text tokens, windows of 3 stepping by 2: [0,3) [2,5) [4,6).
+  auto e = tok.encode("hello world hello world hello world", true, &p);
+  EXPECT_EQ(e.ids, (std::vector<int32_t>{2, 4, 5, 4, 3}));
+  ASSERT_EQ(e.overflowing.size(), 2u);
+  EXPECT_EQ(e.overflowing[0].ids, (std::vector<int32_t>{2, 4, 5, 4, 3}));
+  EXPECT_EQ(e.overflowing[1].ids, (std::vector<int32_t>{2, 4, 5, 3}));
+  EXPECT_EQ(e.overflowing[1].char_offsets[1], (vkcls::Offset{24, 29}));
+  p.stride = 4;  // > max_length - 2 specials: rejected like tokenizers' with_truncation
+  EXPECT_THROW(tok.encode("hello", true, &p), vkcls::TokenizerError);
+}
+
+TEST(Tokenizer, ConcurrentEncodeIsConsistent) {
+  fs::path f = kDir / "roberta" / "tokenizer.json";
+  if (!fs::exists(f)) GTEST_SKIP();
+  auto tok = vkcls::Tokenizer::from_file(f.string());
+  const std::string text = "Concurrency: the same café, 東京, emoji 👩‍💻 — again and again.";
+  auto ref = tok.encode(text);
+  std::vector<std::thread> threads;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 300; ++i)
+        if (tok.encode(text).ids != ref.ids) ++bad;
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+// An old BERT folder (vocab.txt + tokenizer_config.json) must tokenize like
+// the tokenizer.json transformers makes from it.
+TEST(Tokenizer, ModelDirWithVocabTxtMatchesTokenizerJson) {
+  fs::path src = kDir / "bert-uncased" / "tokenizer.json";
+  if (!fs::exists(src)) GTEST_SKIP();
+  json j = json::parse(std::ifstream(src));
+  fs::path dir = fs::temp_directory_path() / ("vkcls_vocab_dir_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<std::string> by_id(j["model"]["vocab"].size());
+  for (auto it = j["model"]["vocab"].begin(); it != j["model"]["vocab"].end(); ++it)
+    by_id.at(it.value().get<size_t>()) = it.key();
+  {
+    std::ofstream v(dir / "vocab.txt");
+    for (auto& t : by_id) v << t << "\n";
+    std::ofstream c(dir / "tokenizer_config.json");
+    c << R"({"do_lower_case": true, "model_max_length": 512})";
+  }
+  auto a = vkcls::Tokenizer::from_model_dir(dir.string());
+  auto b = vkcls::Tokenizer::from_file(src.string());
+  EXPECT_EQ(a.model_max_length(), 512u);
+  std::ifstream corpus(kDir / "corpus.jsonl");
+  std::string line;
+  int n = 0;
+  while (std::getline(corpus, line)) {
+    json in = json::parse(line);
+    std::string text = in["text"];
+    auto ea = a.encode(text), eb = b.encode(text);
+    ASSERT_EQ(ea.ids, eb.ids) << text;
+    ASSERT_EQ(ea.char_offsets, eb.char_offsets) << text;
+    ++n;
+  }
+  EXPECT_GT(n, 100);
+  fs::remove_all(dir);
+}
+
+}  // namespace
