@@ -129,7 +129,10 @@ EncoderEngine::EncoderEngine(const EngineOptions& o) : opts_(o) {
   // A batch's largest activation ([T, max(3H, I)] f32) must fit one binding.
   int64_t widest = std::max(3 * model_->hidden(), model_->intermediate()) * 4;
   int64_t cap = int64_t(ctx_->info().max_storage_buffer_range) / widest;
-  batch_tokens_ = std::max<int64_t>(max_len_, std::min<int64_t>(o.max_batch_tokens, cap));
+  int64_t wanted = o.max_batch_tokens > 0 ? o.max_batch_tokens
+                   : ctx_->info().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 2048 : 8192;
+  if (o.max_batch_tokens < 0) throw std::invalid_argument("max_batch_tokens must be positive");
+  batch_tokens_ = std::max<int64_t>(max_len_, std::min<int64_t>(wanted, cap));
   if (batch_tokens_ > cap) batch_tokens_ = cap;
   if (max_len_ > cap) max_len_ = cap;
 

@@ -275,6 +275,9 @@ void Context::create_device() {
   pci.flags = VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
   VK_CHECK(vkCreateCommandPool(device_, &pci, nullptr, &transfer_pool_));
   maps_device_memory_ = info_.host_visible_device_local && !options_.force_staging;
+  if (options_.fence_timeout_ms == 0)
+    options_.fence_timeout_ms = info_.type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 15 * 60000 : 2 * 60000;
+  options_.fence_timeout_ms = uint32_t(env_int("VKCLS_TIMEOUT_MS", options_.fence_timeout_ms));
 }
 
 uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags avoid) const {

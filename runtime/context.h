@@ -26,7 +26,9 @@ struct ContextOptions {
   bool disk_pipeline_cache = true;          // VKCLS_PIPELINE_CACHE=0 disables
   bool force_staging = false;               // never map device memory (tests the discrete-GPU path)
   bool profile = false;                     // VKCLS_PROFILE=1 also turns it on
-  uint32_t fence_timeout_ms = 120000;       // GPU work that takes longer is reported, not waited on forever
+  // GPU work that takes longer is reported, not waited on forever. 0: 2 minutes on a GPU,
+  // 15 on a CPU driver (a large batch on lavapipe is slow, not hung). VKCLS_TIMEOUT_MS overrides.
+  uint32_t fence_timeout_ms = 0;
 };
 
 // Devices as the loader lists them, probed (used by `vkcls info`).

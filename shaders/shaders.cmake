@@ -2,6 +2,8 @@
 # A variant whose source is not written yet is skipped (see CMakeLists.txt).
 vkcls_shader(gemm_f32 gemm.comp)
 vkcls_shader(gemm_f16 gemm.comp -DW_F16)
+vkcls_shader(gemm_direct_f32 gemm_direct.comp)
+vkcls_shader(gemm_direct_f16 gemm_direct.comp -DW_F16)
 vkcls_shader(gemm_coopmat_nv_f16 gemm_coopmat_nv.comp)
 vkcls_shader(attention attention.comp)
 vkcls_shader(softmax softmax.comp)

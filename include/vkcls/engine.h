@@ -29,7 +29,8 @@ struct EngineOptions {
   std::string model_dir;            // a Hugging Face model folder
   int device = -1;                  // Vulkan device index; -1: best (discrete > integrated > CPU)
   std::string dtype = "auto";       // "f32" | "f16" | "auto" (f16 where the device stores 16-bit, else f32)
-  int64_t max_batch_tokens = 8192;  // tokens packed into one device batch (capped by device limits)
+  int64_t max_batch_tokens = 0;     // tokens packed into one device batch; 0: 8192 on a GPU, 2048 on
+                                    // a CPU driver (capped by device limits)
   // Calibration: activation((logit - logit_mean) / logit_sigma), for every classify result.
   std::optional<float> logit_mean, logit_sigma;
   std::string pooling;              // embed pooling override: "cls" | "mean" | "last" ("" = model's own)

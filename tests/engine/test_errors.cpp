@@ -1,0 +1,127 @@
+// Bad input fails only itself, with a message naming the field and the limit; the
+// rest of the batch completes with the same results it would have alone.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "vkcls/engine.h"
+
+namespace vkcls::test {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kModels = fs::path(VKCLS_TEST_DATA) / "models";
+
+std::string words(int n) {
+  std::string s;
+  for (int i = 0; i < n; ++i) s += i ? " movie" : "movie";
+  return s;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+class Errors : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    engine_ = Engine::open({.model_dir = (kModels / "bert-seqcls").string(), .dtype = "f32"}).release();
+  }
+  static void TearDownTestSuite() { delete engine_; }
+  static Engine* engine_;
+};
+Engine* Errors::engine_ = nullptr;
+
+TEST_F(Errors, BadInputsFailAloneAndTheRestCompletes) {
+  std::vector<TextInput> batch = {{"the movie was great"}, {""}, {words(700)}, {"where is the station"}};
+  auto r = engine_->classify(batch);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_TRUE(r[0].ok() && r[3].ok());
+  EXPECT_TRUE(contains(r[1].error, "text") && contains(r[1].error, "empty")) << r[1].error;
+  // over-long without truncation: names the length and the limit
+  EXPECT_TRUE(contains(r[2].error, "702 tokens") && contains(r[2].error, "512")) << r[2].error;
+  auto alone = engine_->classify({batch[3]});
+  EXPECT_EQ(alone[0].probs, r[3].probs);
+}
+
+TEST_F(Errors, TruncationLimits) {
+  RequestParams p;
+  p.truncate_prompt_tokens = 1000;  // above the model's 512
+  auto r = engine_->classify({{"short"}, {words(700)}}, p);
+  for (auto& x : r) EXPECT_TRUE(contains(x.error, "truncate_prompt_tokens") && contains(x.error, "1000") &&
+                                contains(x.error, "512")) << x.error;
+  p.truncate_prompt_tokens = -1;  // to the model's limit
+  r = engine_->classify({{words(700)}}, p);
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].prompt_tokens, 512);
+  p.truncate_prompt_tokens = 10;
+  p.truncation_side = "left";
+  r = engine_->classify({{words(700)}}, p);
+  ASSERT_TRUE(r[0].ok()) << r[0].error;
+  EXPECT_EQ(r[0].prompt_tokens, 10);
+  p.truncation_side = "middle";
+  r = engine_->classify({{"x"}}, p);
+  EXPECT_TRUE(contains(r[0].error, "truncation_side")) << r[0].error;
+  p = {};
+  p.truncate_prompt_tokens = 0;
+  r = engine_->classify({{"x"}}, p);
+  EXPECT_TRUE(contains(r[0].error, "truncate_prompt_tokens")) << r[0].error;
+}
+
+TEST_F(Errors, ScoreNeedsOneLabel) {
+  try {
+    engine_->score("query", {"doc"});
+    FAIL() << "score on a 3-label model must throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_TRUE(contains(e.what(), "score")) << e.what();
+  }
+  EXPECT_THROW(engine_->token_classify({{"x"}}), std::invalid_argument);
+}
+
+TEST_F(Errors, RawLogitsWithoutActivation) {
+  RequestParams p;
+  p.use_activation = false;
+  auto raw = engine_->classify({{"the movie was great"}}, p);
+  auto act = engine_->classify({{"the movie was great"}});
+  double sum = 0;
+  for (float x : act[0].probs) sum += x;
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+  EXPECT_NE(raw[0].probs, act[0].probs);
+  EXPECT_EQ(raw[0].label_index, act[0].label_index);
+}
+
+// A model with one token type (RoBERTa-style) whose tokenizer marks the second text
+// with type 1: pair input names the field and the limit; single texts still work.
+TEST(ErrorsPairs, PairInputToModelWithoutPairTokenTypes) {
+  fs::path dir = fs::temp_directory_path() / fmt::format("vkcls-pairtest-{}", ::getpid());
+  fs::remove_all(dir);
+  fs::copy(kModels / "roberta-seqcls", dir, fs::copy_options::recursive);
+  std::ifstream f(dir / "tokenizer.json");
+  auto tok = nlohmann::json::parse(f);
+  f.close();
+  tok["post_processor"] = {
+      {"type", "TemplateProcessing"},
+      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                  {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
+      {"pair", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}},
+                {{"SpecialToken", {{"id", "</s>"}, {"type_id", 1}}}}}},
+      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {0}}, {"tokens", {"<s>"}}}},
+                          {"</s>", {{"id", "</s>"}, {"ids", {2}}, {"tokens", {"</s>"}}}}}}};
+  std::ofstream(dir / "tokenizer.json") << tok.dump();
+  auto engine = Engine::open({.model_dir = dir.string(), .dtype = "f32"});
+  auto r = engine->classify({{"a premise", "a hypothesis"}, {"just one text"}});
+  EXPECT_TRUE(contains(r[0].error, "text_pair") && contains(r[0].error, "type_vocab_size 1")) << r[0].error;
+  EXPECT_TRUE(r[1].ok()) << r[1].error;
+  fs::remove_all(dir);
+}
+
+TEST(ErrorsModel, MissingFolderAndBadOptions) {
+  EXPECT_THROW(Engine::open({.model_dir = "/nonexistent/model"}), std::invalid_argument);
+  EXPECT_THROW(Engine::open({.model_dir = (kModels / "bert-seqcls").string(), .dtype = "int4"}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace vkcls::test
