@@ -19,6 +19,8 @@
 #include "poolers/activation.h"
 #include "poolers/head.h"
 #include "runtime/context.h"
+#include "runtime/memory.h"
+#include "runtime/recorder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vkcls {
@@ -69,6 +71,8 @@ class EncoderEngine final : public Engine {
   int64_t max_len_ = 0, batch_tokens_ = 0;
   ModelInfo info_;
   std::mutex device_mutex_;
+  std::unique_ptr<Arena> scratch_;      // activations, reset per device batch
+  std::unique_ptr<Recorder> recorder_;  // under device_mutex_
 };
 
 bool ends_with(const std::string& s, const char* suffix) { return s.ends_with(suffix); }
@@ -206,8 +210,13 @@ void EncoderEngine::run(const std::vector<Prepared>& prepared, const std::string
   Head* head = kind == "sequence" ? seq_head_.get() : kind == "token" ? tok_head_.get()
              : kind == "embed" ? embed_head_.get() : nullptr;
   std::lock_guard lock(device_mutex_);
-  Arena scratch(*ctx_, "activations", 64ull << 20);
-  Recorder rec(*ctx_);
+  // kept across calls: creating them costs more than a small batch's forward pass
+  if (!scratch_) {
+    scratch_ = std::make_unique<Arena>(*ctx_, "activations", 64ull << 20);
+    recorder_ = std::make_unique<Recorder>(*ctx_);
+  }
+  Arena& scratch = *scratch_;
+  Recorder& rec = *recorder_;
   size_t i = 0;
   while (i < prepared.size()) {
     // pack inputs [i, j) under the token budget, skipping failed ones
@@ -236,6 +245,7 @@ void EncoderEngine::run(const std::vector<Prepared>& prepared, const std::string
       cu.push_back(int32_t(ids.size()));
     }
     scratch.reset();
+    rec.discard();  // nothing half-recorded from an earlier call that threw
     PackedBatch b;
     b.tokens = tokens;
     b.seqs = int64_t(members.size());

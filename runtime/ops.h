@@ -34,6 +34,8 @@ struct GemmArgs {
 };
 void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const Tensor& y,
           const GemmArgs& args = {});
+// Whether gemm uses the cooperative-matrix kernel on this device (runs its self-check once).
+bool coopmat_usable(Context& ctx);
 
 // Flash attention over packed variable-length sequences (no padding).
 // q: [T, *], k, v: [T, *] (may be the same fused qkv tensor, see offsets/strides);

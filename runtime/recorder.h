@@ -49,6 +49,8 @@ class Recorder {
 
   // Submits what was recorded, waits, and makes the recorder ready to record again.
   void submit_and_wait();
+  // Drops whatever was recorded and not submitted (e.g. after an op threw mid-way).
+  void discard() { reset(); }
   size_t num_dispatches() const { return dispatches_; }
   size_t num_barriers() const { return barriers_; }
   // Per-dispatch GPU times of the last submission (profiling on, timestamps supported).

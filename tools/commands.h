@@ -7,5 +7,10 @@ namespace vkcls::cli {
 int cmd_info(int argc, char** argv);      // tools/cmd_info.cpp
 int cmd_tokenize(int argc, char** argv);  // tools/cmd_tokenize.cpp
 int cmd_demo(int argc, char** argv);      // tools/cmd_demo.cpp
+int cmd_classify(int argc, char** argv);        // tools/cmd_classify.cpp
+int cmd_token_classify(int argc, char** argv);  // tools/cmd_token_classify.cpp
+int cmd_score(int argc, char** argv);           // tools/cmd_score.cpp
+int cmd_embed(int argc, char** argv);           // tools/cmd_embed.cpp
+int cmd_serve(int argc, char** argv);           // tools/cmd_serve.cpp
 
 }  // namespace vkcls::cli

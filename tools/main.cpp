@@ -16,6 +16,17 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", vkcls::cli::cmd_info, "list Vulkan devices, the one vkcls picks and its features"},
+#ifdef VKCLS_HAVE_ENGINE
+    {"classify", vkcls::cli::cmd_classify, "classify texts (sequence classification), JSON lines out"},
+    {"token-classify", vkcls::cli::cmd_token_classify, "tag tokens and entity spans (NER), as the HF pipeline"},
+    {"ner", vkcls::cli::cmd_token_classify, "alias of token-classify"},
+    {"score", vkcls::cli::cmd_score, "score (query, document) pairs with a cross-encoder; rerank"},
+    {"rerank", vkcls::cli::cmd_score, "alias of score"},
+    {"embed", vkcls::cli::cmd_embed, "sentence embeddings"},
+#endif
+#ifdef VKCLS_HAVE_SERVE
+    {"serve", vkcls::cli::cmd_serve, "HTTP server with vLLM's pooling API (/classify, /score, /rerank, /pooling, /v1/embeddings)"},
+#endif
 #ifdef VKCLS_HAVE_TOKENIZE
     {"tokenize", vkcls::cli::cmd_tokenize, "tokenize JSON lines with a tokenizer.json"},
 #endif

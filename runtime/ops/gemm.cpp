@@ -1,10 +1,16 @@
 // Host side of gemm.comp (and the cooperative-matrix variant when usable).
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "runtime/context.h"
+#include "runtime/half.h"
+#include "runtime/memory.h"
 #include "runtime/ops.h"
 #include "runtime/pipeline.h"
 
@@ -32,6 +38,83 @@ static bool use_direct_kernel(Context& ctx, int64_t K) {
   return ctx.info().type == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
+enum class Kernel { tiled, direct, coopmat };
+
+// Records one kernel; shapes are already checked.
+static void record(Context& ctx, Recorder& rec, Kernel k, const Tensor& x, const Tensor& w, const Tensor& y,
+                   const GemmArgs& args) {
+  const int64_t M = x.dim(0), K = x.dim(1), N = w.dim(0);
+  params::GemmParams p{uint32_t(M), uint32_t(N), uint32_t(K), uint32_t(K), uint32_t(N)};
+  std::vector<uint32_t> spec = {uint32_t(args.act), args.bias ? 1u : 0u, args.residual ? 1u : 0u};
+  // Unused optional inputs are bound to x (read-only) so the set is always complete.
+  const Tensor& bias = args.bias ? *args.bias : x;
+  const Tensor& res = args.residual ? *args.residual : x;
+  const bool f16 = w.dtype == DType::f16;
+  const char* shader = k == Kernel::coopmat  ? "gemm_coopmat_nv_f16"
+                       : k == Kernel::direct ? (f16 ? "gemm_direct_f16" : "gemm_direct_f32")
+                                             : (f16 ? "gemm_f16" : "gemm_f32");
+  // tile of y per workgroup: 32x32 (direct: 8x8 invocations of 4x4), else 64x64
+  const uint32_t tile = k == Kernel::direct ? 32 : 64;
+  const Pipeline& pl = ctx.pipelines().get({shader, 5, sizeof(p), spec});
+  rec.dispatch(pl, {in(x), in(w), in(bias), in(res), out(y)}, p, uint32_t((N + tile - 1) / tile),
+               uint32_t((M + tile - 1) / tile));
+}
+
+// The cooperative-matrix kernel runs only where it was checked: once per device (UUID +
+// driver), a small GEMM on both kernels must agree within fp16 rounding, else a warning
+// and the portable kernel. VKCLS_NO_COOPMAT=1 turns it off.
+static bool coopmat_self_check(Context& ctx) {
+  const int64_t M = 70, N = 96, K = 64;
+  Arena arena(ctx, "coopmat-check", 1 << 20);
+  std::vector<float> xv(M * K), bv(N);
+  std::vector<uint16_t> wv(N * K);
+  uint32_t seed = 12345;
+  auto rnd = [&] { return (seed = seed * 1664525u + 1013904223u) / 4294967296.0f - 0.5f; };
+  for (auto& v : xv) v = rnd();
+  for (auto& v : wv) v = float_to_half(rnd());
+  for (auto& v : bv) v = rnd();
+  Tensor x = arena.alloc(DType::f32, {M, K}), w = arena.alloc(DType::f16, {N, K}), b = arena.alloc(DType::f32, {N});
+  Tensor y1 = arena.alloc(DType::f32, {M, N}), y2 = arena.alloc(DType::f32, {M, N});
+  ctx.upload(x, xv.data(), xv.size() * 4);
+  ctx.upload(w, wv.data(), wv.size() * 2);
+  ctx.upload(b, bv.data(), bv.size() * 4);
+  Recorder rec(ctx);
+  GemmArgs a{.bias = &b, .act = Act::gelu_erf};
+  record(ctx, rec, Kernel::coopmat, x, w, y1, a);
+  record(ctx, rec, Kernel::tiled, x, w, y2, a);
+  rec.submit_and_wait();
+  std::vector<float> r1(M * N), r2(M * N);
+  ctx.download(y1, r1.data(), r1.size() * 4);
+  ctx.download(y2, r2.data(), r2.size() * 4);
+  for (size_t i = 0; i < r1.size(); ++i)  // x is rounded to f16 in the coopmat kernel: ~1e-3 here
+    if (!(std::abs(r1[i] - r2[i]) <= 1e-2f + 1e-2f * std::abs(r2[i]))) return false;
+  return true;
+}
+
+bool coopmat_usable(Context& ctx) {
+  const DeviceInfo& d = ctx.info();
+  if (!d.coopmat_nv || d.subgroup_size != 32 || env_int("VKCLS_NO_COOPMAT", 0)) return false;
+  bool shape = false;
+  for (auto& c : d.coopmat_shapes)
+    shape |= c.m == 16 && c.n == 16 && c.k == 16 && c.a_type == "f16" && c.b_type == "f16" && c.c_type == "f32";
+  if (!shape) return false;
+  static std::mutex mutex;
+  static std::map<std::string, bool> verdicts;  // device UUID + driver version -> passed
+  std::lock_guard lock(mutex);
+  std::string key = fmt::format("{}-{}", d.uuid_hex(), d.driver_version);
+  auto it = verdicts.find(key);
+  if (it != verdicts.end()) return it->second;
+  bool ok = false;
+  try {
+    ok = coopmat_self_check(ctx);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vkcls: cooperative-matrix GEMM self-check failed to run: %s\n", e.what());
+  }
+  if (!ok) std::fprintf(stderr, "vkcls: cooperative-matrix GEMM disagrees with the portable kernel on %s; not used\n", d.name.c_str());
+  verdicts[key] = ok;
+  return ok;
+}
+
 static void expect(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("gemm: " + what);
 }
@@ -52,21 +135,11 @@ void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const T
            fmt::format("residual {} must be f32[{}, {}]", args.residual->describe(), M, N));
   if (M == 0 || N == 0) return;
 
-  params::GemmParams p{uint32_t(M), uint32_t(N), uint32_t(K), uint32_t(K), uint32_t(N)};
-  std::vector<uint32_t> spec = {uint32_t(args.act), args.bias ? 1u : 0u, args.residual ? 1u : 0u};
-  // Unused optional inputs are bound to x (read-only) so the set is always complete.
-  const Tensor& bias = args.bias ? *args.bias : x;
-  const Tensor& res = args.residual ? *args.residual : x;
   const bool f16 = w.dtype == DType::f16;
-  if (use_direct_kernel(ctx, K)) {
-    // 8x8 invocations of 4x4 outputs each: a 32x32 block of y per workgroup
-    const Pipeline& pl = ctx.pipelines().get({f16 ? "gemm_direct_f16" : "gemm_direct_f32", 5, sizeof(p), spec});
-    rec.dispatch(pl, {in(x), in(w), in(bias), in(res), out(y)}, p, uint32_t((N + 31) / 32), uint32_t((M + 31) / 32));
-    return;
-  }
-  const uint32_t BM = 64, BN = 64;
-  const Pipeline& pl = ctx.pipelines().get({f16 ? "gemm_f16" : "gemm_f32", 5, sizeof(p), spec});
-  rec.dispatch(pl, {in(x), in(w), in(bias), in(res), out(y)}, p, uint32_t((N + BN - 1) / BN), uint32_t((M + BM - 1) / BM));
+  Kernel k = f16 && args.allow_coopmat && coopmat_usable(ctx) ? Kernel::coopmat
+             : use_direct_kernel(ctx, K)                        ? Kernel::direct
+                                                                : Kernel::tiled;
+  record(ctx, rec, k, x, w, y, args);
 }
 
 }  // namespace vkcls::ops

@@ -110,3 +110,28 @@ TEST_F(OpTest, GemmRejectsBadShapes) {
 
 }  // namespace
 }  // namespace vkcls::test
+
+namespace vkcls::test {
+namespace {
+
+// Tensor cores where the device has VK_NV_cooperative_matrix (subgroup 32, 16x16x16 f16):
+// odd shapes against the double reference, x rounded to f16 like the kernel does.
+TEST_F(OpTest, GemmCooperativeMatrixWhereAvailable) {
+  if (!ops::coopmat_usable(ctx()))
+    GTEST_SKIP() << ctx().info().name << " has no usable VK_NV_cooperative_matrix 16x16x16 f16 (lavapipe has none)";
+  for (auto [M, N, K] : {std::tuple{1, 1, 16}, {7, 13, 40}, {129, 127, 96}, {300, 384, 384}, {1000, 96, 1024}}) {
+    auto x = round_to_f16(random_vector(size_t(M) * K, 40 + M)), w = round_to_f16(random_vector(size_t(N) * K, 41));
+    auto b = random_vector(N, 42);
+    Tensor tx = upload_f32(x, {M, K}), tw = upload_f32(w, {N, K}, DType::f16), tb = upload_f32(b, {N});
+    Tensor ty = arena().alloc(DType::f32, {M, N});
+    Recorder rec(ctx());
+    ops::gemm(ctx(), rec, tx, tw, ty, {.bias = &tb, .act = ops::Act::silu});
+    rec.submit_and_wait();
+    // inputs are exactly f16 here, products exact in f32: only accumulation order differs
+    EXPECT_TRUE(all_close(download_f32(ty), ref_gemm(x, w, &b, nullptr, M, N, K, ops::Act::silu), 1e-4, 1e-4))
+        << M << "x" << N << "x" << K;
+  }
+}
+
+}  // namespace
+}  // namespace vkcls::test

@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the vkcls model commands: the real binary, run as a user runs it.
+
+    python3 tests/cli/test_cli.py VKCLS_BINARY [unittest args, e.g. NerTest]
+
+References: tests/data/models/<fixture>/reference.json (labels, scores) and
+tests/data/cli/*.json (the Hugging Face pipelines, made by make_ner_reference.py).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "data")
+MODELS = os.path.join(DATA, "models")
+BIN = None  # set from argv
+STREAM_LINES = int(os.environ.get("VKCLS_STREAM_LINES", "10000"))
+
+COMMON = ["model", "device", "dtype", "max-batch-tokens", "truncate", "truncation-side", "no-special-tokens",
+          "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
+          "output", "format", "quiet", "strict", "help"]
+OWN = {"classify": ["top-k"], "token-classify": ["aggregation", "ignore-labels", "raw", "stride"],
+       "ner": ["aggregation", "ignore-labels", "raw", "stride"], "score": ["query", "top-n"],
+       "rerank": ["query", "top-n"], "embed": ["normalize", "no-normalize", "dimensions"]}
+
+
+def model(name):
+    return os.path.join(MODELS, name)
+
+
+def run(args, stdin=None, env=None, check_rc=None):
+    p = subprocess.run([BIN] + args, input=stdin.encode() if isinstance(stdin, str) else stdin,
+                       capture_output=True, env=env, timeout=600)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    if check_rc is not None and p.returncode != check_rc:
+        raise AssertionError(f"vkcls {' '.join(args)}: exit {p.returncode}, expected {check_rc}\nstderr: {err[-2000:]}")
+    return p.returncode, out, err
+
+
+def jsonl(out):
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def reference(fixture):
+    return json.load(open(os.path.join(MODELS, fixture, "reference.json")))
+
+
+def single_texts(fixture, max_tokens=64):
+    return [i for i in reference(fixture)["inputs"] if i["text_pair"] is None and i["text"] and i["num_tokens"] <= max_tokens]
+
+
+class HelpTest(unittest.TestCase):
+    def test_every_option_listed(self):
+        for cmd, own in OWN.items():
+            rc, out, _ = run([cmd, "--help"], check_rc=0)
+            for name in COMMON + own:
+                self.assertIn(f"--{name}", out, f"vkcls {cmd} --help lacks --{name}")
+            self.assertIn("(default: 256)", out)  # defaults are shown
+
+    def test_top_level_lists_commands(self):
+        _, out, _ = run(["--help"], check_rc=0)
+        for cmd in OWN:
+            self.assertIn(cmd, out)
+
+    def test_usage_errors_exit_2(self):
+        _, _, err = run(["classify", "--model", model("bert-seqcls"), "--bogus"], check_rc=2)
+        self.assertIn("--bogus", err)
+        _, _, err = run(["classify", "--model", model("bert-seqcls"), "--batch-size", "0", "x"], check_rc=2)
+        self.assertIn("--batch-size", err)
+        _, _, err = run(["classify", "--model", "/nonexistent", "x"], check_rc=2)
+        self.assertIn("/nonexistent", err)
+        _, _, err = run(["score", "--model", model("bert-seqcls"), "q", "d"], check_rc=2)
+        self.assertIn("cannot score", err)
+        _, _, err = run(["ner", "--model", model("bert-tokcls"), "--aggregation", "best", "x"], check_rc=2)
+        self.assertIn("aggregation", err)
+
+    def test_default_model(self):
+        env = dict(os.environ, VKCLS_DEFAULT_MODEL=model("bert-seqcls"))
+        _, out, _ = run(["classify", "--quiet", "The movie was great!"], env=env, check_rc=0)
+        self.assertEqual(jsonl(out)[0]["label"], "neutral")
+        env = dict(os.environ, VKCLS_DEFAULT_MODEL="")
+        if not any(os.path.isdir(os.path.join(d, "assets", "models")) for d in self._parents(BIN)):
+            _, _, err = run(["classify", "x"], env=env, check_rc=2)
+            self.assertIn("--model DIR", err)
+
+    @staticmethod
+    def _parents(path):
+        p = os.path.dirname(os.path.realpath(path))
+        while True:
+            yield p
+            if p == os.path.dirname(p):
+                return
+            p = os.path.dirname(p)
+
+
+class ClassifyTest(unittest.TestCase):
+    def test_labels_ids_and_order(self):
+        inputs = reference("bert-seqcls")["inputs"]
+        lines = [json.dumps({"text": i["text"], "text_pair": i["text_pair"], "id": f"r{i['index']}"})
+                 for i in inputs if i["text"]]
+        _, out, err = run(["classify", "--model", model("bert-seqcls"), "--dtype", "f32", "--batch-size", "5"],
+                          stdin="\n".join(lines) + "\n", check_rc=0)
+        got = jsonl(out)
+        want = [i for i in inputs if i["text"]]
+        self.assertEqual(len(got), len(want))
+        for k, (g, w) in enumerate(zip(got, want)):
+            self.assertEqual(g["index"], k)
+            self.assertEqual(g["id"], f"r{w['index']}")
+            self.assertEqual(g["label"], w["label"])
+            self.assertEqual(g["num_classes"], 3)
+            self.assertAlmostEqual(sum(g["probs"]), 1.0, places=5)
+        self.assertIn(f"{len(want)} inputs, 0 failed", err)  # the summary line
+
+    def test_top_k_matches_text_classification_pipeline(self):
+        ref = json.load(open(os.path.join(DATA, "cli", "textcls_bert-seqcls.json")))
+        for k, key in [("2", "2"), ("-1", "all")]:
+            _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--dtype", "f32", "--top-k", k, "--quiet"]
+                            + ref["texts"], check_rc=0)
+            for g, w in zip(jsonl(out), ref["results"][key], strict=True):
+                self.assertEqual([x["label"] for x in g["top_k"]], [x["label"] for x in w])
+                for a, b in zip(g["top_k"], w):
+                    self.assertAlmostEqual(a["score"], b["score"], delta=1e-4)
+
+    def test_raw_logits_and_table(self):
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--raw-logits", "--quiet", "movie"], check_rc=0)
+        self.assertGreater(abs(sum(jsonl(out)[0]["probs"]) - 1.0), 1e-3)
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--format", "table", "--quiet",
+                         "The movie was great!", "x" * 80], check_rc=0)
+        rows = out.splitlines()
+        self.assertTrue(rows[0].startswith("index"))
+        self.assertIn("neutral", rows[1])
+        self.assertIn("…", rows[2])  # long text cut
+        self.assertEqual(len(rows[1].rstrip().split()[0]), 1)
+
+    def test_csv_tsv_lines(self):
+        with tempfile.TemporaryDirectory() as d:
+            csv = os.path.join(d, "in.csv")
+            with open(csv, "w") as f:
+                f.write('id,review\n7,"The movie, it was ""great""!"\n8,"two\nlines"\n9,plain\n')
+            _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--input", csv, "--text-column", "review",
+                             "--quiet"], check_rc=0)
+            got = jsonl(out)
+            self.assertEqual([g["id"] for g in got], ["7", "8", "9"])
+            self.assertEqual([g["index"] for g in got], [0, 1, 2])
+            _, _, err = run(["classify", "--model", model("bert-seqcls"), "--input", csv, "--quiet"], check_rc=2)
+            self.assertIn("--text-column", err)
+            tsv = os.path.join(d, "in.tsv")
+            with open(tsv, "w") as f:
+                f.write("text\tx\nhello there\t1\nsecond one\t2\n")
+            _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--input", tsv, "--quiet"], check_rc=0)
+            self.assertEqual(len(jsonl(out)), 2)
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--quiet"], stdin="one\ntwo\r\nthree\n",
+                        check_rc=0)
+        self.assertEqual([g["index"] for g in jsonl(out)], [0, 1, 2])
+
+
+class BadInputTest(unittest.TestCase):
+    LONG = " ".join(["word"] * 700)
+
+    def bad_jsonl(self):
+        good = lambda t: json.dumps({"text": t}).encode()
+        return b"\n".join([
+            good("first good"),                 # line 1
+            b'{"text": "unterminated',          # line 2: invalid JSON
+            good("second good"),                # line 3
+            b'{"text": "caf\xc3\x28"}',         # line 4: invalid UTF-8
+            b'{"txt": "no text field"}',        # line 5: missing field
+            b"",                                # line 6: empty line
+            good(self.LONG),                    # line 7: too long, no --truncate
+            b'{"text": 42}',                    # line 8: wrong type
+            good("third good"),                 # line 9
+        ]) + b"\n"
+
+    def test_each_bad_line_reported_and_skipped(self):
+        rc, out, err = run(["classify", "--model", model("bert-seqcls")], stdin=self.bad_jsonl())
+        self.assertEqual(rc, 1, err)
+        got = jsonl(out)
+        self.assertEqual([g["index"] for g in got], [0, 2, 8])
+        for line, reason in [(2, "invalid JSON"), (4, "invalid UTF-8"), (5, "\"text\" is missing"), (6, "empty line"),
+                             (7, "maximum length"), (8, "must be a string")]:
+            self.assertRegex(err, rf"line {line}: .*{reason}", err)
+        self.assertIn("9 inputs, 6 failed", err)
+
+    def test_truncate_fixes_long_line(self):
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--truncate", "-1", "--quiet", self.LONG],
+                        check_rc=0)
+        self.assertEqual(len(jsonl(out)), 1)
+
+    def test_bad_lines_in_every_command(self):
+        bad = b'{"text": "ok"}\n{bad\n\n'
+        for cmd, fixture in [("embed", "bert-st-embedding"), ("ner", "bert-tokcls")]:
+            rc, out, err = run([cmd, "--model", model(fixture), "--input-format", "jsonl"], stdin=bad)
+            self.assertEqual(rc, 1, err)
+            self.assertEqual(len(jsonl(out)), 1)
+            self.assertIn("line 2: invalid JSON", err)
+            self.assertIn("line 3: empty line", err)
+
+    def test_plain_lines(self):
+        rc, out, err = run(["classify", "--model", model("bert-seqcls"), "--input-format", "lines"],
+                           stdin=b"good one\n\nbad \xff utf8\nlast\n")
+        self.assertEqual(rc, 1)
+        self.assertEqual([g["index"] for g in jsonl(out)], [0, 3])
+        self.assertIn("line 2: empty line", err)
+        self.assertIn("line 3: invalid UTF-8", err)
+
+    def test_strict_stops_at_first(self):
+        rc, out, err = run(["classify", "--model", model("bert-seqcls"), "--strict", "--batch-size", "100"],
+                           stdin=self.bad_jsonl())
+        self.assertEqual(rc, 1)
+        self.assertEqual([g["index"] for g in jsonl(out)], [0])
+        self.assertIn("line 2: invalid JSON", err)
+        self.assertNotIn("line 4", err)
+        rc, out, err = run(["classify", "--model", model("bert-seqcls"), "--strict", self.LONG, "fine"])
+        self.assertEqual(rc, 1)
+        self.assertEqual(out, "")
+        self.assertIn("input 1:", err)
+
+
+class NerTest(unittest.TestCase):
+    def compare(self, got, want, msg):
+        self.assertEqual(len(got), len(want), f"{msg}: {got} vs {want}")
+        for g, w in zip(got, want):
+            self.assertEqual(set(g), set(w), msg)
+            for k in w:
+                if k == "score":
+                    self.assertAlmostEqual(g[k], w[k], delta=1e-4, msg=msg)
+                else:
+                    self.assertEqual(g[k], w[k], f"{msg}: {k}: {g} vs {w}")
+
+    def test_every_aggregation_matches_pipeline(self):
+        for fixture in ["bert-tokcls", "roberta-tokcls"]:
+            for strategy in ["none", "simple", "first", "average", "max"]:
+                ref = json.load(open(os.path.join(DATA, "cli", f"ner_{fixture}_{strategy}.json")))
+                stdin = "".join(json.dumps({"text": t}) + "\n" for t in ref["texts"])
+                _, out, _ = run(["ner", "--model", model(fixture), "--dtype", "f32", "--aggregation", strategy,
+                                 "--quiet"], stdin=stdin, check_rc=0)
+                got = jsonl(out)
+                self.assertEqual(len(got), len(ref["results"]))
+                for i, (g, w) in enumerate(zip(got, ref["results"])):
+                    self.assertEqual(g["index"], i)
+                    self.compare(g["entities"], w, f"{fixture} {strategy} text {i} ({ref['texts'][i]!r})")
+
+    def test_stride_matches_pipeline(self):
+        for fixture in ["bert-tokcls", "roberta-tokcls"]:
+            ref = json.load(open(os.path.join(DATA, "cli", f"ner_{fixture}_stride.json")))
+            _, out, _ = run(["token-classify", "--model", model(fixture), "--dtype", "f32", "--stride", "32",
+                             "--quiet"] + ref["texts"], check_rc=0)
+            self.compare(jsonl(out)[0]["entities"], ref["results"][0], f"{fixture} stride")
+            # without --stride the same text is too long
+            rc, _, err = run(["ner", "--model", model(fixture)] + ref["texts"])
+            self.assertEqual(rc, 1)
+            self.assertIn("maximum length", err)
+
+    def test_raw_and_ignore_labels(self):
+        ref = reference("bert-tokcls")
+        text = ref["inputs"][4]["text"]
+        _, out, _ = run(["ner", "--model", model("bert-tokcls"), "--raw", "--quiet", text], check_rc=0)
+        data = jsonl(out)[0]["data"]
+        self.assertEqual(len(data), ref["inputs"][4]["num_tokens"])
+        self.assertEqual([max(range(7), key=row.__getitem__) for row in data], ref["inputs"][4]["argmax"])
+        _, out, _ = run(["ner", "--model", model("bert-tokcls"), "--aggregation", "none", "--ignore-labels", "",
+                         "--quiet", text], check_rc=0)
+        self.assertEqual(len(jsonl(out)[0]["entities"]), ref["inputs"][4]["num_tokens"] - 2)  # all but specials
+        _, out, _ = run(["ner", "--model", model("bert-tokcls"), "--format", "table", "--quiet", text], check_rc=0)
+        self.assertTrue(out.startswith("index"))
+
+
+class ScoreEmbedTest(unittest.TestCase):
+    def test_pairs_match_reference(self):
+        inputs = [i for i in reference("bert-crossencoder")["inputs"] if i["text"] and i["text_pair"] and i["num_tokens"] <= 512]
+        stdin = "".join(json.dumps({"text": i["text"], "text_pair": i["text_pair"]}) + "\n" for i in inputs)
+        _, out, _ = run(["score", "--model", model("bert-crossencoder"), "--dtype", "f32", "--quiet"], stdin=stdin,
+                        check_rc=0)
+        for g, w in zip(jsonl(out), inputs, strict=True):
+            self.assertAlmostEqual(g["score"], w["score"], delta=1e-4)
+
+    def test_rerank_sorted_top_n(self):
+        docs = ["a cat", "the dog sat on the mat", "Paris", "what is it"]
+        _, out, _ = run(["rerank", "--model", model("bert-crossencoder"), "--quiet", "what is it"] + docs, check_rc=0)
+        res = jsonl(out)[0]["results"]
+        self.assertEqual(sorted(r["index"] for r in res), [0, 1, 2, 3])
+        scores = [r["relevance_score"] for r in res]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        self.assertEqual(res[0]["document"]["text"], docs[res[0]["index"]])
+        stdin = json.dumps({"id": 5, "query": "what is it", "documents": docs}) + "\n"
+        _, out, _ = run(["score", "--model", model("bert-crossencoder"), "--top-n", "2", "--quiet"], stdin=stdin,
+                        check_rc=0)
+        got = jsonl(out)[0]
+        self.assertEqual(got["id"], 5)
+        self.assertEqual(got["results"], res[:2])
+        _, out, _ = run(["score", "--model", model("bert-crossencoder"), "--query", "what is it", "--quiet"] + docs,
+                        check_rc=0)
+        by_doc = {r["index"]: r["relevance_score"] for r in res}
+        for g in jsonl(out):
+            self.assertAlmostEqual(g["score"], by_doc[g["index"]], delta=1e-6)
+        rc, out, err = run(["score", "--model", model("bert-crossencoder")], stdin='{"text": "no pair"}\n')
+        self.assertEqual(rc, 1)
+        self.assertIn("line 1: field \"text_pair\" is missing", err)
+
+    def test_embed_matches_sentence_transformers(self):
+        from safetensors.numpy import load_file
+        ref = reference("bert-st-embedding")
+        tensors = load_file(os.path.join(MODELS, "bert-st-embedding", "reference.safetensors"))
+        inputs = [i for i in ref["inputs"] if i["text"] and i["num_tokens"] <= 128]
+        stdin = "".join(json.dumps({"text": i["text"], "text_pair": i["text_pair"]}) + "\n" for i in inputs)
+        _, out, _ = run(["embed", "--model", model("bert-st-embedding"), "--dtype", "f32", "--quiet"], stdin=stdin,
+                        check_rc=0)
+        for g, w in zip(jsonl(out), inputs, strict=True):
+            want = tensors[f"st_embedding.{w['index']}"]
+            self.assertEqual(len(g["embedding"]), len(want))
+            self.assertLess(max(abs(a - b) for a, b in zip(g["embedding"], want)), 1e-4)
+        _, out, _ = run(["embed", "--model", model("bert-st-embedding"), "--dimensions", "8", "--quiet", "hi there"],
+                        check_rc=0)
+        e = jsonl(out)[0]["embedding"]
+        self.assertEqual(len(e), 8)
+        self.assertAlmostEqual(sum(x * x for x in e), 1.0, places=5)
+        _, out, _ = run(["embed", "--model", model("bert-st-embedding"), "--no-normalize", "--quiet", "hi there"],
+                        check_rc=0)
+        self.assertGreater(abs(sum(x * x for x in jsonl(out)[0]["embedding"]) - 1.0), 1e-3)
+
+
+class StreamTest(unittest.TestCase):
+    def test_many_lines_in_order(self):
+        n = STREAM_LINES
+        stdin = "".join(f"line number {i} the movie\n" for i in range(n))
+        with tempfile.TemporaryDirectory() as d:
+            out_path = os.path.join(d, "out.jsonl")
+            t = time.time()
+            _, out, err = run(["classify", "--model", model("bert-seqcls"), "--batch-size", "256", "--quiet",
+                               "--output", out_path], stdin=stdin, check_rc=0)
+            self.assertEqual(out, "")
+            self.assertEqual(err, "")  # --quiet
+            with open(out_path) as f:
+                count = 0
+                for i, line in enumerate(f):
+                    self.assertEqual(json.loads(line)["index"], i)
+                    count += 1
+            self.assertEqual(count, n)
+            print(f"\n{n} lines in {time.time() - t:.1f} s", file=sys.stderr)
+
+    def test_sigint_leaves_whole_lines(self):
+        with tempfile.TemporaryDirectory() as d:
+            out_path = os.path.join(d, "out.jsonl")
+            p = subprocess.Popen([BIN, "classify", "--model", model("bert-seqcls"), "--batch-size", "16",
+                                  "--output", out_path], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            p.stdin.write("".join(f"sentence {i}\n" for i in range(200000)).encode()[:65536])
+            p.stdin.flush()
+            deadline = time.time() + 120
+            while time.time() < deadline and (not os.path.exists(out_path) or os.path.getsize(out_path) < 2000):
+                time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+            try:
+                p.stdin.close()
+            except BrokenPipeError:
+                pass
+            rc = p.wait(timeout=120)
+            err = p.stderr.read().decode()
+            self.assertEqual(rc, 130, err)
+            self.assertIn("interrupted", err)
+            data = open(out_path).read()
+            self.assertTrue(data.endswith("\n"))
+            for i, line in enumerate(data.splitlines()):
+                self.assertEqual(json.loads(line)["index"], i)
+
+
+if __name__ == "__main__":
+    BIN = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)

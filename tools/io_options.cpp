@@ -1,0 +1,114 @@
+#include "tools/io_options.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <vector>
+
+namespace vkcls::cli {
+
+namespace fs = std::filesystem;
+
+void add_common_options(Args& args) {
+  args.option("model", "", "model folder (config.json, model.safetensors, tokenizer.json); default: $VKCLS_DEFAULT_MODEL, else the first folder in assets/models/ of the vkcls checkout");
+  args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
+  args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
+  args.option("max-batch-tokens", "0", "tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver");
+  args.option("truncate", "", "keep N tokens of a longer input (-1: the model's maximum); default: a longer input is an error");
+  args.option("truncation-side", "right", "right | left");
+  args.flag("no-special-tokens", "do not add [CLS]/[SEP] (or <s>/</s>) around the text");
+  args.flag("raw-logits", "write logits instead of activated probabilities/scores");
+  args.option("input", "", "read inputs from FILE (default: the texts given as arguments, else stdin)");
+  args.option("input-format", "auto", "auto | lines | jsonl | csv | tsv (auto: by file extension, else jsonl when the first line starts with '{')");
+  args.option("text-column", "text", "CSV/TSV column with the text");
+  args.option("pair-column", "text_pair", "CSV/TSV column with the second text of a pair (used when present)");
+  args.option("id-column", "id", "CSV/TSV column carried to the output as \"id\" (used when present)");
+  args.option("batch-size", "256", "inputs read, run and written at a time (bounds memory)");
+  args.option("output", "", "write results to FILE (default: stdout)");
+  args.option("format", "jsonl", "jsonl | table");
+  args.flag("quiet", "no progress bar and no summary on stderr");
+  args.flag("strict", "stop at the first bad input with exit code 1");
+}
+
+namespace {
+
+std::string one_of(const Args& args, const std::string& name, const std::vector<std::string>& choices) {
+  std::string v = args.get(name);
+  if (std::find(choices.begin(), choices.end(), v) == choices.end())
+    throw std::invalid_argument(fmt::format("--{}: '{}' is not one of {}", name, v, fmt::join(choices, ", ")));
+  return v;
+}
+
+fs::path self_exe_dir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path();
+}
+
+}  // namespace
+
+std::string default_model_dir() {
+  if (const char* env = std::getenv("VKCLS_DEFAULT_MODEL"); env && *env) return env;
+  for (fs::path dir = self_exe_dir(); !dir.empty(); dir = dir.parent_path()) {
+    fs::path models = dir / "assets" / "models";
+    std::error_code ec;
+    if (fs::is_directory(models, ec)) {
+      std::vector<fs::path> found;
+      for (const auto& e : fs::directory_iterator(models, ec))
+        if (e.is_directory()) found.push_back(e.path());
+      std::sort(found.begin(), found.end());
+      if (!found.empty()) return found.front().string();
+    }
+    if (dir == dir.root_path()) break;
+  }
+  throw std::invalid_argument(
+      "no model: pass --model DIR (a Hugging Face model folder) or set VKCLS_DEFAULT_MODEL; "
+      "no folder was found under assets/models/ above the vkcls binary");
+}
+
+CommonOptions read_common_options(const Args& args, const std::string& command) {
+  CommonOptions o;
+  o.command = command;
+  o.engine.model_dir = args.get("model").empty() ? default_model_dir() : args.get("model");
+  o.engine.device = int(args.get_int("device"));
+  o.engine.dtype = one_of(args, "dtype", {"auto", "f32", "f16"});
+  o.engine.max_batch_tokens = args.get_int("max-batch-tokens");
+  if (o.engine.max_batch_tokens < 0)
+    throw std::invalid_argument(fmt::format("--max-batch-tokens must be >= 0, got {}", o.engine.max_batch_tokens));
+  if (!args.get("truncate").empty()) {
+    long k = args.get_int("truncate");
+    if (k != -1 && k < 1) throw std::invalid_argument(fmt::format("--truncate must be -1 or >= 1, got {}", k));
+    o.request.truncate_prompt_tokens = k;
+  }
+  o.request.truncation_side = one_of(args, "truncation-side", {"right", "left"});
+  o.request.add_special_tokens = !args.has("no-special-tokens");
+  o.request.use_activation = !args.has("raw-logits");
+  o.input = args.get("input");
+  o.input_format = one_of(args, "input-format", {"auto", "lines", "jsonl", "csv", "tsv"});
+  o.text_column = args.get("text-column");
+  o.pair_column = args.get("pair-column");
+  o.id_column = args.get("id-column");
+  long batch = args.get_int("batch-size");
+  if (batch < 1) throw std::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", batch));
+  o.batch_size = size_t(batch);
+  o.output = args.get("output");
+  o.format = one_of(args, "format", {"jsonl", "table"});
+  o.quiet = args.has("quiet");
+  o.strict = args.has("strict");
+  if (!o.input.empty() && !args.positionals().empty())
+    throw std::invalid_argument("give texts as arguments or --input FILE, not both");
+  return o;
+}
+
+std::unique_ptr<Engine> open_engine(const CommonOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(o.engine.model_dir, ec))
+    throw std::invalid_argument(fmt::format("--model: '{}' is not a folder", o.engine.model_dir));
+  return Engine::open(o.engine);
+}
+
+}  // namespace vkcls::cli

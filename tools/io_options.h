@@ -1,0 +1,36 @@
+// Options shared by classify, token-classify, score and embed: the model, the device,
+// truncation, input and output. add_common_options declares them (so --help lists them
+// with their defaults); read_common_options checks them and throws std::invalid_argument
+// naming the option and the limit.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "tools/args.h"
+#include "vkcls/engine.h"
+
+namespace vkcls::cli {
+
+struct CommonOptions {
+  std::string command;              // "classify", ... (for messages)
+  EngineOptions engine;
+  RequestParams request;
+  std::string output;               // "" = stdout
+  std::string format = "jsonl";     // "jsonl" | "table"
+  bool quiet = false, strict = false;
+  std::string input;                // "" = stdin (or the positional texts)
+  std::string input_format = "auto";  // "auto" | "lines" | "jsonl" | "csv" | "tsv"
+  std::string text_column = "text", pair_column = "text_pair", id_column = "id";
+  size_t batch_size = 256;
+};
+
+void add_common_options(Args& args);
+CommonOptions read_common_options(const Args& args, const std::string& command);
+
+// --model's default: $VKCLS_DEFAULT_MODEL, else the first folder (by name) under the
+// assets/models/ found walking up from the vkcls binary; throws with what to pass when none.
+std::string default_model_dir();
+
+std::unique_ptr<Engine> open_engine(const CommonOptions& options);
+
+}  // namespace vkcls::cli

@@ -1,0 +1,166 @@
+#include "tools/io_output.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+namespace vkcls::cli {
+
+namespace {
+
+volatile sig_atomic_t g_interrupted = 0;
+
+void on_sigint(int) {
+  if (g_interrupted) {  // a second Ctrl-C: stop now
+    signal(SIGINT, SIG_DFL);
+    raise(SIGINT);
+  }
+  g_interrupted = 1;
+}
+
+// Whole lines, one write(2) each (the loop only continues a short write).
+class LineWriter {
+ public:
+  explicit LineWriter(const std::string& path) {
+    if (path.empty() || path == "-") return;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::invalid_argument(fmt::format("--output: cannot create '{}': {}", path, std::strerror(errno)));
+    owned_ = true;
+  }
+  ~LineWriter() {
+    if (owned_) ::close(fd_);
+  }
+  void write_line(std::string s) {
+    s += '\n';
+    const char* p = s.data();
+    size_t left = s.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw std::runtime_error(fmt::format("writing the output: {}", std::strerror(errno)));
+      p += n;
+      left -= size_t(n);
+    }
+  }
+
+ private:
+  int fd_ = 1;
+  bool owned_ = false;
+};
+
+class Progress {
+ public:
+  Progress(bool quiet) : enabled_(!quiet && isatty(2)), start_(Clock::now()) {}
+  void update(size_t inputs, int64_t tokens, double fraction) {
+    if (!enabled_) return;
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double s = seconds();
+    std::string eta = fraction > 0 && fraction < 1 ? fmt::format("  ETA {:.0f} s", s / fraction - s) : "";
+    std::string bar = fraction >= 0 ? fmt::format("[{:<20}] {:3.0f}%  ", std::string(size_t(fraction * 20), '#'), fraction * 100) : "";
+    std::fprintf(stderr, "\r\033[K%s%zu inputs  %.0f tokens/s%s", bar.c_str(), inputs, s > 0 ? double(tokens) / s : 0.0, eta.c_str());
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+  }
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  bool enabled_, shown_ = false;
+  Clock::time_point start_, last_{};
+};
+
+}  // namespace
+
+std::string json_line(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string one_line(const std::string& s) {
+  std::string out = s;
+  for (char& c : out)
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  return out;
+}
+
+std::string table_cell(const std::string& s, size_t width) {
+  std::vector<size_t> starts;
+  for (size_t i = 0; i < s.size(); ++i)
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) starts.push_back(i);
+  if (starts.size() > width) return s.substr(0, starts[width - 1]) + "…";
+  return s + std::string(width - starts.size(), ' ');
+}
+
+int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& setup, const BatchRunner& runner) {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+
+  LineWriter out(o.output);
+  Progress progress(o.quiet);
+  size_t inputs = 0, failed = 0;
+  int64_t tokens = 0;
+  bool stop = false;
+  auto report = [&](const Record& r, const std::string& error) {
+    progress.clear();
+    std::fprintf(stderr, "vkcls %s: %s: %s%s\n", o.command.c_str(), r.where().c_str(), error.c_str(),
+                 o.strict ? "" : " (skipped)");
+    ++failed;
+    if (o.strict) stop = true;
+  };
+  if (o.format == "table" && !setup.table_header.empty()) out.write_line(setup.table_header);
+
+  while (!stop && !g_interrupted) {
+    std::vector<Record> batch = reader.next(o.batch_size);
+    if (batch.empty()) break;
+    // --strict: run only the records before the first bad one
+    size_t end = batch.size();
+    if (o.strict)
+      for (size_t i = 0; i < batch.size(); ++i)
+        if (!batch[i].error.empty()) {
+          end = i;
+          break;
+        }
+    std::vector<const Record*> good;
+    for (size_t i = 0; i < end; ++i)
+      if (batch[i].error.empty()) good.push_back(&batch[i]);
+    std::vector<Outcome> outcomes = good.empty() ? std::vector<Outcome>{} : runner(good);
+    size_t k = 0;
+    for (size_t i = 0; i < batch.size() && !stop && !g_interrupted; ++i) {
+      ++inputs;
+      if (!batch[i].error.empty()) {
+        report(batch[i], batch[i].error);
+        continue;
+      }
+      Outcome& oc = outcomes.at(k++);
+      tokens += oc.tokens;
+      if (!oc.error.empty()) {
+        report(batch[i], oc.error);
+        continue;
+      }
+      for (auto& line : oc.lines) out.write_line(std::move(line));
+    }
+    progress.update(inputs, tokens, reader.progress());
+  }
+  progress.clear();
+  double s = progress.seconds();
+  if (!o.quiet)
+    std::fprintf(stderr, "vkcls %s: %zu inputs, %zu failed, %lld tokens, %.2f s, %.1f inputs/s, %.0f tokens/s, device: %s%s\n",
+                 o.command.c_str(), inputs, failed, static_cast<long long>(tokens), s, s > 0 ? double(inputs) / s : 0.0,
+                 s > 0 ? double(tokens) / s : 0.0, setup.device.c_str(), g_interrupted ? " (interrupted)" : "");
+  if (g_interrupted) return 130;
+  return failed ? 1 : 0;
+}
+
+}  // namespace vkcls::cli

@@ -1,0 +1,46 @@
+// Output side of the model commands, and the loop that ties input, engine and output:
+//
+//   read --batch-size records -> report the bad ones (stderr, with their line number)
+//     -> run the good ones -> write one line per result, in input order -> repeat
+//
+// Each output line goes out with one write(2) (whole lines only, even on Ctrl-C: SIGINT
+// lets the current line finish, then the command exits with 130). A progress line on
+// stderr when stderr is a terminal; a one-line summary at the end; --quiet drops both.
+// Exit codes: 0 all inputs done, 1 some failed (or --strict stopped at one), 130 SIGINT.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "tools/io_input.h"
+#include "tools/io_options.h"
+
+namespace vkcls::cli {
+
+// What a command produced for one record: its output line(s) (without '\n'), or an error.
+struct Outcome {
+  std::vector<std::string> lines;
+  std::string error;
+  int64_t tokens = 0;
+};
+
+// Runs the good records of one batch; returns one Outcome per record, in order.
+using BatchRunner = std::function<std::vector<Outcome>(const std::vector<const Record*>& records)>;
+
+struct RunSetup {
+  std::string table_header;  // --format table: the column header line
+  std::string device;        // for the summary
+};
+
+int run_batches(const CommonOptions& options, InputReader& reader, const RunSetup& setup, const BatchRunner& runner);
+
+// JSON text of one output line; invalid UTF-8 (never in valid input) becomes U+FFFD.
+std::string json_line(const nlohmann::ordered_json& j);
+// --format table helpers: `s` cut to `width` code points with "…", then padded.
+std::string table_cell(const std::string& s, size_t width);
+// The text shown in a table row: newlines and tabs as spaces.
+std::string one_line(const std::string& s);
+
+}  // namespace vkcls::cli
