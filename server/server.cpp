@@ -573,12 +573,9 @@ json vector_json(const std::vector<float>& v, const Encoding_& enc) {
 
 // softmax in double, as the HF token-classification pipeline does
 std::vector<float> softmax_row(const float* x, size_t n) {
-  double m = *std::max_element(x, x + n), s = 0;
-  std::vector<double> e(n);
-  for (size_t i = 0; i < n; ++i) s += e[i] = std::exp(double(x[i]) - m);
-  std::vector<float> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = float(e[i] / s);
-  return out;
+  std::vector<float> row(x, x + n);
+  apply_activation(Activation::softmax, row);  // double precision, like the pipeline's
+  return row;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "poolers/token_aggregation.h"
+#include "poolers/activation.h"
 #include "tools/commands.h"
 #include "tools/io_input.h"
 #include "tools/io_options.h"
@@ -37,12 +38,9 @@ std::vector<std::string> split_list(const std::string& s) {
 
 // the pipeline's softmax (float64 here; the pipeline's float32 agrees within 1e-6)
 std::vector<float> softmax(const float* logits, size_t n) {
-  double m = *std::max_element(logits, logits + n), sum = 0;
-  std::vector<double> e(n);
-  for (size_t c = 0; c < n; ++c) sum += e[c] = std::exp(double(logits[c]) - m);
-  std::vector<float> out(n);
-  for (size_t c = 0; c < n; ++c) out[c] = float(e[c] / sum);
-  return out;
+  std::vector<float> row(logits, logits + n);
+  apply_activation(Activation::softmax, row);  // double precision, like the pipeline's
+  return row;
 }
 
 nlohmann::ordered_json entity_json(const Entity& e, bool per_token) {

@@ -358,7 +358,8 @@ def test_score(srv):
 
 def test_cancel(srv):
     """A client that disconnects while queued has its work dropped."""
-    big = {"query": "station " * 40, "documents": [f"doc {i} " + "bridge river " * 30 for i in range(24)],
+    # enough work to keep lavapipe busy for seconds while the second client connects and leaves
+    big = {"query": "station " * 40, "documents": [f"doc {i} " + "bridge river " * 30 for i in range(128)],
            "truncate_prompt_tokens": -1}
     t = threading.Thread(target=lambda: srv.post("/rerank", big, timeout=120))
     t.start()
@@ -378,7 +379,8 @@ def test_cancel(srv):
 
 def test_priority(srv):
     """Queued requests run lowest priority value first (FIFO within a priority)."""
-    big = {"query": "station " * 40, "documents": [f"doc {i} " + "bridge river " * 30 for i in range(24)],
+    # enough work to keep lavapipe busy for seconds while the prioritised requests queue up
+    big = {"query": "station " * 40, "documents": [f"doc {i} " + "bridge river " * 30 for i in range(128)],
            "truncate_prompt_tokens": -1}
     done = []
     first = threading.Thread(target=lambda: srv.post("/rerank", big, timeout=120))
