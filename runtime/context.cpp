@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -125,6 +126,15 @@ Context::Context(ContextOptions options) : options_(options) {
 }
 
 Context::~Context() {
+  // Tests of whole programs (engine, CLI, server) set VKCLS_VALIDATION_FATAL=1: a
+  // validation error anywhere in the process then fails it, as it fails an op test.
+  if (validation_errors_ > 0 && env_int("VKCLS_VALIDATION_FATAL", 0)) {
+    for (const auto& m : validation_messages()) std::fprintf(stderr, "vkcls validation: %s\n", m.c_str());
+    std::fprintf(stderr, "vkcls: %zu Vulkan validation error(s); failing (VKCLS_VALIDATION_FATAL=1)\n",
+                 size_t(validation_errors_));
+    std::fflush(stderr);
+    std::_Exit(70);
+  }
   pipelines_.reset();
   if (transfer_pool_) vkDestroyCommandPool(device_, transfer_pool_, nullptr);
   transfer_pool_ = VK_NULL_HANDLE;

@@ -172,3 +172,37 @@ TEST(RuntimeDevices, ChoosesByTypeAndHonoursRequest) {
 
 }  // namespace
 }  // namespace vkcls::test
+
+namespace vkcls::test {
+namespace {
+
+// Whole-program tests (engine, CLI, server) run with VKCLS_VALIDATION_FATAL=1: a Context
+// that saw a validation error must end the process with a failure.
+void provoke_hazard_then_destroy_context() {
+  setenv("VKCLS_VALIDATION_FATAL", "1", 1);
+  ContextOptions o;
+  o.validation = Validation::sync;
+  o.disk_pipeline_cache = false;
+  auto ctx = std::make_unique<Context>(o);
+  {
+    Arena arena(*ctx, "fatal");
+    Tensor a = arena.alloc(DType::f32, {64}), b = arena.alloc(DType::f32, {64}), c = arena.alloc(DType::f32, {64});
+    const Pipeline& p = ctx->pipelines().get({"test_copy", 2, 4, {}});
+    Recorder rec(*ctx);
+    rec.insert_barriers = false;  // the hazard the layer reports
+    uint32_t n = 64;
+    rec.dispatch(p, {in(a), out(b)}, n, 1);
+    rec.dispatch(p, {in(b), out(c)}, n, 1);
+    rec.submit_and_wait();
+  }
+  ctx.reset();  // reports and exits here
+  std::exit(0);
+}
+
+TEST(RuntimeValidation, FatalModeFailsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(provoke_hazard_then_destroy_context(), ::testing::ExitedWithCode(70), "validation error");
+}
+
+}  // namespace
+}  // namespace vkcls::test
