@@ -128,6 +128,9 @@ EncoderEngine::EncoderEngine(const EngineOptions& o) : opts_(o) {
     if (!(calibration_->logit_sigma > 0)) throw std::invalid_argument("calibration logit_sigma must be > 0");
   }
 
+  for (int32_t k : o.returned_token_ids)
+    if (k < 0 || k >= labels)
+      throw std::invalid_argument(fmt::format("returned_token_ids: {} is outside the model's {} labels", k, labels));
   max_len_ = model_->max_tokens();
   if (st_.max_seq_length > 0) max_len_ = std::min(max_len_, st_.max_seq_length);
   // A batch's largest activation ([T, max(3H, I)] f32) must fit one binding.
@@ -325,10 +328,20 @@ std::vector<TokenClassifyResult> EncoderEngine::token_classify(const std::vector
   return run_texts<TokenClassifyResult>(inputs, p, "token", [&](TokenClassifyResult& r, const Encoding& e,
                                                                  std::vector<float> v, int64_t width) {
     r.labels = cfg_.id2label;
+    if (!opts_.returned_token_ids.empty()) {
+      r.labels.clear();
+      for (int32_t k : opts_.returned_token_ids) r.labels.push_back(k < int32_t(cfg_.id2label.size()) ? cfg_.id2label[k] : "");
+    }
     r.prompt_tokens = int64_t(e.ids.size());
     for (size_t t = 0; t < e.ids.size(); ++t) {
+      if (opts_.step_tag_id && e.ids[t] != *opts_.step_tag_id) continue;  // STEP pooling
       TokenScore s;
       s.probs.assign(v.begin() + t * width, v.begin() + (t + 1) * width);
+      if (!opts_.returned_token_ids.empty()) {
+        std::vector<float> picked;
+        for (int32_t k : opts_.returned_token_ids) picked.push_back(s.probs.at(size_t(k)));
+        s.probs = std::move(picked);
+      }
       if (p.use_activation) apply_activation(activation_, s.probs, calibration_);
       s.token_id = e.ids[t];
       s.token = t < e.tokens.size() ? e.tokens[t] : "";

@@ -34,6 +34,11 @@ struct EngineOptions {
   // Calibration: activation((logit - logit_mean) / logit_sigma), for every classify result.
   std::optional<float> logit_mean, logit_sigma;
   std::string pooling;              // embed pooling override: "cls" | "mean" | "last" ("" = model's own)
+  // STEP pooling for token_classify (vLLM's pooler config; process reward models): keep only
+  // tokens whose id is step_tag_id, and of their scores only returned_token_ids (in that
+  // order), before the activation. Unset / empty: every token, every label (ALL pooling).
+  std::optional<int32_t> step_tag_id;
+  std::vector<int32_t> returned_token_ids;
   bool validation = false;          // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
 };
 
