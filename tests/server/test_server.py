@@ -359,8 +359,10 @@ def test_score(srv):
 def test_cancel(srv):
     """A client that disconnects while queued has its work dropped."""
     # enough work to keep lavapipe busy for seconds while the second client connects and leaves
+    # truncation_side "left" (no effect at these lengths) gives it parameters of its own, so the
+    # scheduler never lets later requests join its chunks (it is split under --max-batch-tokens)
     big = {"query": "station " * 40, "documents": [f"doc {i} " + "bridge river " * 30 for i in range(128)],
-           "truncate_prompt_tokens": -1}
+           "truncate_prompt_tokens": -1, "truncation_side": "left"}
     t = threading.Thread(target=lambda: srv.post("/rerank", big, timeout=120))
     t.start()
     time.sleep(0.3)
@@ -380,8 +382,10 @@ def test_cancel(srv):
 def test_priority(srv):
     """Queued requests run lowest priority value first (FIFO within a priority)."""
     # enough work to keep lavapipe busy for seconds while the prioritised requests queue up
+    # truncation_side "left" (no effect at these lengths) gives it parameters of its own, so the
+    # scheduler never lets later requests join its chunks (it is split under --max-batch-tokens)
     big = {"query": "station " * 40, "documents": [f"doc {i} " + "bridge river " * 30 for i in range(128)],
-           "truncate_prompt_tokens": -1}
+           "truncate_prompt_tokens": -1, "truncation_side": "left"}
     done = []
     first = threading.Thread(target=lambda: srv.post("/rerank", big, timeout=120))
     first.start()
