@@ -75,8 +75,6 @@ class EncoderEngine final : public Engine {
   std::unique_ptr<Recorder> recorder_;  // under device_mutex_
 };
 
-bool ends_with(const std::string& s, const char* suffix) { return s.ends_with(suffix); }
-
 EncoderEngine::EncoderEngine(const EngineOptions& o) : opts_(o) {
   if (o.model_dir.empty()) throw std::invalid_argument("EngineOptions.model_dir is empty");
   if (!fs::is_directory(o.model_dir)) throw std::invalid_argument(fmt::format("model folder '{}' does not exist", o.model_dir));
@@ -105,7 +103,7 @@ EncoderEngine::EncoderEngine(const EngineOptions& o) : opts_(o) {
   // Which heads the checkpoint carries decides the tasks.
   std::string arch = cfg_.architectures.empty() ? "" : cfg_.architectures[0];
   info_.architecture = arch;
-  bool seq = ends_with(arch, "ForSequenceClassification"), tokc = ends_with(arch, "ForTokenClassification");
+  bool seq = arch.ends_with("ForSequenceClassification"), tokc = arch.ends_with("ForTokenClassification");
   if (seq) seq_head_ = std::make_unique<Head>(*ctx_, *store_, model_->family(), model_->prefix(), HeadTask::sequence,
                                               model_->hidden(), ops::Pool::first);
   if (tokc) tok_head_ = std::make_unique<Head>(*ctx_, *store_, model_->family(), model_->prefix(), HeadTask::token,

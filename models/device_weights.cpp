@@ -41,10 +41,6 @@ Tensor DeviceWeights::stacked_matrix(const std::vector<std::string>& names, int6
   return from_floats(all, {rows, cols}, dtype_);
 }
 
-Tensor DeviceWeights::table(const std::string& name, int64_t rows, int64_t cols) {
-  return from_floats(read(name, {rows, cols}), {rows, cols}, dtype_);
-}
-
 Tensor DeviceWeights::vector(const std::vector<std::string>& names, int64_t n) {
   std::vector<float> all;
   for (const auto& name : names) {

@@ -16,12 +16,11 @@ class DeviceWeights {
   DeviceWeights(Context& ctx, const WeightStore& store, DType matrix_dtype)
       : ctx_(ctx), store_(store), dtype_(matrix_dtype), arena_(ctx, "weights", 64ull << 20) {}
 
-  // [rows, cols] matrix in the model dtype; shape checked against the file.
+  // [rows, cols] matrix in the model dtype; shape checked against the file. One larger than
+  // a binding (a word embedding table) gets a buffer of its own (Arena::alloc_large).
   Tensor matrix(const std::string& name, int64_t rows, int64_t cols);
   // Rows of several matrices stacked into one (fused q/k/v): each [rows_i, cols].
   Tensor stacked_matrix(const std::vector<std::string>& names, int64_t cols);
-  // A table that may exceed one binding (word embeddings): [rows, cols], model dtype.
-  Tensor table(const std::string& name, int64_t rows, int64_t cols);
   // f32 vector of n (bias, norm); several names concatenate.
   Tensor vector(const std::vector<std::string>& names, int64_t n);
   // f32 copy of anything, whatever the model dtype (heads are computed in fp32).

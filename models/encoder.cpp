@@ -71,7 +71,7 @@ EncoderModel::EncoderModel(Context& ctx, const ModelConfig& cfg, const WeightSto
   DeviceWeights& w = *weights_;
   const std::string e = prefix_ + "embeddings.";
 
-  word_ = w.table(e + "word_embeddings.weight", cfg.vocab_size, E_);
+  word_ = w.matrix(e + "word_embeddings.weight", cfg.vocab_size, E_);
   pos_ = w.matrix(e + "position_embeddings.weight", cfg.max_position_embeddings, E_);
   if (type_vocab_ > 0) {
     auto types = store.to_f32(e + "token_type_embeddings.weight");
@@ -93,38 +93,34 @@ EncoderModel::EncoderModel(Context& ctx, const ModelConfig& cfg, const WeightSto
     proj_b_ = w.vector({prefix_ + "embeddings_project.bias"}, H_);
   }
 
+  // Where each layer weight lives, relative to "<prefix><layers>.<i>.": BERT's names (BERT,
+  // RoBERTa, XLM-R, ERNIE, ELECTRA) and DistilBERT's.
+  struct LayerNames {
+    const char *layers, *q, *k, *v, *o, *ln1, *up, *down, *ln2;
+  };
+  static const LayerNames kBert{"encoder.layer", "attention.self.query", "attention.self.key",
+                                "attention.self.value", "attention.output.dense", "attention.output.LayerNorm",
+                                "intermediate.dense", "output.dense", "output.LayerNorm"};
+  static const LayerNames kDistilBert{"transformer.layer", "attention.q_lin", "attention.k_lin", "attention.v_lin",
+                                      "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm"};
+  const LayerNames& n = family_ == EncoderFamily::distilbert ? kDistilBert : kBert;
   for (int64_t i = 0; i < layers_n_; ++i) {
+    const std::string l = fmt::format("{}{}.{}.", prefix_, n.layers, i);
+    auto weight = [&](const char* m) { return l + m + ".weight"; };
+    auto bias = [&](const char* m) { return l + m + ".bias"; };
     Layer L;
-    if (family_ == EncoderFamily::distilbert) {
-      const std::string l = fmt::format("{}transformer.layer.{}.", prefix_, i);
-      L.qkv_w = w.stacked_matrix({l + "attention.q_lin.weight", l + "attention.k_lin.weight", l + "attention.v_lin.weight"}, H_);
-      L.qkv_b = w.vector({l + "attention.q_lin.bias", l + "attention.k_lin.bias", l + "attention.v_lin.bias"}, 3 * H_);
-      L.o_w = w.matrix(l + "attention.out_lin.weight", H_, H_);
-      L.o_b = w.vector({l + "attention.out_lin.bias"}, H_);
-      L.ln1_g = w.vector({l + "sa_layer_norm.weight"}, H_);
-      L.ln1_b = w.vector({l + "sa_layer_norm.bias"}, H_);
-      L.up_w = w.matrix(l + "ffn.lin1.weight", I_, H_);
-      L.up_b = w.vector({l + "ffn.lin1.bias"}, I_);
-      L.down_w = w.matrix(l + "ffn.lin2.weight", H_, I_);
-      L.down_b = w.vector({l + "ffn.lin2.bias"}, H_);
-      L.ln2_g = w.vector({l + "output_layer_norm.weight"}, H_);
-      L.ln2_b = w.vector({l + "output_layer_norm.bias"}, H_);
-    } else {
-      const std::string l = fmt::format("{}encoder.layer.{}.", prefix_, i);
-      const std::string a = l + "attention.self.";
-      L.qkv_w = w.stacked_matrix({a + "query.weight", a + "key.weight", a + "value.weight"}, H_);
-      L.qkv_b = w.vector({a + "query.bias", a + "key.bias", a + "value.bias"}, 3 * H_);
-      L.o_w = w.matrix(l + "attention.output.dense.weight", H_, H_);
-      L.o_b = w.vector({l + "attention.output.dense.bias"}, H_);
-      L.ln1_g = w.vector({l + "attention.output.LayerNorm.weight"}, H_);
-      L.ln1_b = w.vector({l + "attention.output.LayerNorm.bias"}, H_);
-      L.up_w = w.matrix(l + "intermediate.dense.weight", I_, H_);
-      L.up_b = w.vector({l + "intermediate.dense.bias"}, I_);
-      L.down_w = w.matrix(l + "output.dense.weight", H_, I_);
-      L.down_b = w.vector({l + "output.dense.bias"}, H_);
-      L.ln2_g = w.vector({l + "output.LayerNorm.weight"}, H_);
-      L.ln2_b = w.vector({l + "output.LayerNorm.bias"}, H_);
-    }
+    L.qkv_w = w.stacked_matrix({weight(n.q), weight(n.k), weight(n.v)}, H_);
+    L.qkv_b = w.vector({bias(n.q), bias(n.k), bias(n.v)}, 3 * H_);
+    L.o_w = w.matrix(weight(n.o), H_, H_);
+    L.o_b = w.vector({bias(n.o)}, H_);
+    L.ln1_g = w.vector({weight(n.ln1)}, H_);
+    L.ln1_b = w.vector({bias(n.ln1)}, H_);
+    L.up_w = w.matrix(weight(n.up), I_, H_);
+    L.up_b = w.vector({bias(n.up)}, I_);
+    L.down_w = w.matrix(weight(n.down), H_, I_);
+    L.down_b = w.vector({bias(n.down)}, H_);
+    L.ln2_g = w.vector({weight(n.ln2)}, H_);
+    L.ln2_b = w.vector({bias(n.ln2)}, H_);
     layers_.push_back(std::move(L));
   }
 }
