@@ -21,7 +21,7 @@ MODELS = os.path.join(DATA, "models")
 BIN = None  # set from argv
 STREAM_LINES = int(os.environ.get("VKCLS_STREAM_LINES", "10000"))
 
-COMMON = ["model", "device", "dtype", "max-batch-tokens", "truncate", "truncation-side", "no-special-tokens",
+COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-overrides", "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
 OWN = {"classify": ["top-k"], "token-classify": ["aggregation", "ignore-labels", "raw", "stride"],
@@ -322,6 +322,41 @@ class ScoreEmbedTest(unittest.TestCase):
         _, out, _ = run(["embed", "--model", model("bert-st-embedding"), "--no-normalize", "--quiet", "hi there"],
                         check_rc=0)
         self.assertGreater(abs(sum(x * x for x in jsonl(out)[0]["embedding"]) - 1.0), 1e-3)
+
+
+class PoolerConfigTest(unittest.TestCase):
+    """--pooler-config as vLLM's PoolerConfig: calibration by hand, pooling, errors."""
+
+    def test_logit_bias_shifts_the_sigmoid(self):
+        import math
+        texts = ["where is the station", "trains stop here"]
+        rc, out, _ = run(["classify", "--model", model("bert-crossencoder"), "--quiet", "--raw-logits", *texts], check_rc=0)
+        logits = [r["probs"][0] for r in jsonl(out)]
+        for cfg in ['{"logit_bias": 2.0}', '{"logit_mean": 2.0}']:
+            rc, out, _ = run(["classify", "--model", model("bert-crossencoder"), "--quiet", "--pooler-config", cfg, *texts],
+                             check_rc=0)
+            for r, x in zip(jsonl(out), logits):
+                self.assertAlmostEqual(r["probs"][0], 1 / (1 + math.exp(-(x - 2.0))), places=6)
+        rc, out, _ = run(["classify", "--model", model("bert-crossencoder"), "--quiet", "--pooler-config",
+                          '{"logit_bias": -1.0, "logit_scale": 2.0}', *texts], check_rc=0)
+        for r, x in zip(jsonl(out), logits):
+            self.assertAlmostEqual(r["probs"][0], 1 / (1 + math.exp(-(x + 1.0) * 2.0)), places=6)
+
+    def test_pooling_type_and_errors(self):
+        base = ["embed", "--model", model("bert-base"), "--quiet", "--no-normalize", "the movie"]
+        _, cls, _ = run(base, check_rc=0)
+        _, mean, _ = run(base + ["--pooler-config", '{"pooling_type": "MEAN"}'], check_rc=0)
+        ref = reference("bert-base")
+        self.assertNotEqual(jsonl(cls)[0]["embedding"], jsonl(mean)[0]["embedding"])
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--pooler-config", '{"logit_sigma": 0}', "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("logit_sigma cannot be 0", err)
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--pooler-config", '{"pooling": "MEAN"}', "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("pooler_config.pooling", err)
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--hf-overrides", '{"model_type": "nope"}', "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("nope", err)
 
 
 class StreamTest(unittest.TestCase):

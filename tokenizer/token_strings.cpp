@@ -1,11 +1,11 @@
-#include "tools/io_tokens.h"
+#include "tokenizer/token_strings.h"
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
-namespace vkcls::cli {
+namespace vkcls {
 
 namespace {
 
@@ -105,7 +105,7 @@ std::string cleanup(std::string s) {
 
 }  // namespace
 
-TokenizerView::TokenizerView(const std::string& model_dir) : tok_(Tokenizer::from_model_dir(model_dir)) {
+TokenStrings::TokenStrings(const Tokenizer& tok, const std::string& model_dir) : tok_(tok) {
   fs::path dir(model_dir);
   nlohmann::json tj = read_json(dir / "tokenizer.json");
   if (tj.is_object()) {
@@ -114,7 +114,7 @@ TokenizerView::TokenizerView(const std::string& model_dir) : tok_(Tokenizer::fro
     auto prefix = model.find("continuing_subword_prefix");
     if ((prefix != model.end() && prefix->is_string() && !prefix->get<std::string>().empty()) ||
         (wordpiece && prefix == model.end()))
-      marking_ = SubwordMarking::Prefix;
+      subword_prefix_ = true;
     const auto& dec = tj.value("decoder", nlohmann::json());
     if (dec.is_object()) {
       decoder_ = dec.value("type", std::string("other"));
@@ -125,7 +125,7 @@ TokenizerView::TokenizerView(const std::string& model_dir) : tok_(Tokenizer::fro
     }
     if (auto unk = token_name(model, "unk_token")) unk_id_ = tok_.token_to_id(*unk);
   } else {  // vocab.txt: a BERT WordPiece tokenizer
-    marking_ = SubwordMarking::Prefix;
+    subword_prefix_ = true;
     decoder_ = "WordPiece";
   }
   // the Python tokenizer's unk_token comes from tokenizer_config.json / special_tokens_map.json
@@ -136,7 +136,7 @@ TokenizerView::TokenizerView(const std::string& model_dir) : tok_(Tokenizer::fro
     }
 }
 
-std::string TokenizerView::tokens_to_string(const std::vector<std::string>& tokens) const {
+std::string TokenStrings::tokens_to_string(const std::vector<std::string>& tokens) const {
   if (decoder_ == "WordPiece") {
     std::string out;
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -189,4 +189,4 @@ std::string TokenizerView::tokens_to_string(const std::vector<std::string>& toke
   return out;
 }
 
-}  // namespace vkcls::cli
+}  // namespace vkcls

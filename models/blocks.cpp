@@ -1,0 +1,29 @@
+#include "models/blocks.h"
+
+#include <fmt/format.h>
+
+#include "vkcls/types.h"
+
+namespace vkcls {
+
+ops::Act activation_from_config(const std::string& a) {
+  if (a == "gelu") return ops::Act::gelu_erf;
+  if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return ops::Act::gelu_tanh;
+  if (a == "relu") return ops::Act::relu;
+  if (a == "silu" || a == "swish") return ops::Act::silu;
+  if (a == "tanh") return ops::Act::tanh;
+  throw Error(ErrorKind::model,
+              fmt::format("config.json hidden_act '{}' is not supported (gelu, gelu_new, "
+                          "gelu_pytorch_tanh, relu, silu, tanh)",
+                          a));
+}
+
+Tensor linear(Context& ctx, Recorder& rec, Arena& scratch, const Tensor& x, const Linear& l,
+              ops::Act act, const Tensor* residual) {
+  Tensor y = scratch.alloc(DType::f32, {x.dim(0), l.out()});
+  ops::gemm(ctx, rec, x, l.w, y,
+            {.bias = l.b.valid() ? &l.b : nullptr, .residual = residual, .act = act});
+  return y;
+}
+
+}  // namespace vkcls
