@@ -150,7 +150,10 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
 
   std::vector<WeightView> views;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) per view, for the overlap check
-  for (const auto& [name, t] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Not a structured binding: clang < 16 cannot capture one in the lambda below (fuzz builds).
+    const std::string& name = item.key();
+    const json& t = item.value();
     if (name == "__metadata__") continue;  // free-form string map; not needed
     auto bad = [&](const std::string& what) { return fail(fmt::format("tensor '{}': {}", name, what)); };
     if (!t.is_object()) throw bad("entry is not an object");
