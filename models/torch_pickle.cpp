@@ -641,7 +641,12 @@ uint32_t Machine::run() {
   }
 }
 
-PickleValue to_value(const Machine& m, uint32_t id, int depth) {
+// The arena object as a tree. Shared and self-referencing objects are copied each time they are
+// reached, so the copy is bounded both in depth and in total nodes (`budget`).
+PickleValue to_value(const Machine& m, uint32_t id, int depth, size_t& budget) {
+  if (budget == 0)
+    throw m.fail(Kind::limit, "the value expands to more than PickleLimits::max_value_nodes nodes");
+  budget--;
   const Obj& o = m.obj(id);
   PickleValue v;
   using VK = PickleValue::Kind;
@@ -675,7 +680,7 @@ PickleValue to_value(const Machine& m, uint32_t id, int depth) {
         v.kind = VK::other;
         break;
       }
-      for (uint32_t it : o.items) v.items.push_back(to_value(m, it, depth - 1));
+      for (uint32_t it : o.items) v.items.push_back(to_value(m, it, depth - 1, budget));
       break;
     default:
       v.kind = VK::other;
@@ -725,6 +730,7 @@ PickledStateDict torch_unpickle_state_dict(const uint8_t* bytes, size_t size,
 
   PickledStateDict out;
   std::map<std::string, size_t> by_name;  // later keys win, as in a Python dict
+  size_t dims = 0;
   std::vector<std::string> other_keys;
   for (size_t i = 0; i + 1 < d.items.size(); i += 2) {
     const Obj& k = m.obj(d.items[i]);
@@ -741,10 +747,17 @@ PickledStateDict torch_unpickle_state_dict(const uint8_t* bytes, size_t size,
     auto it = by_name.find(k.s);
     if (it != by_name.end()) {
       out.tensors[it->second] = std::move(t);
-    } else {
-      by_name.emplace(k.s, out.tensors.size());
-      out.tensors.push_back(std::move(t));
+      continue;
     }
+    // One tensor object may be named many times (a memo reference each): bound the copies.
+    dims += t.sizes.size() + 1;
+    if (out.tensors.size() >= limits.max_tensors || dims > limits.max_total_dims)
+      throw m.fail(Kind::limit,
+                   fmt::format("the state dict names more than {} tensors or {} dimensions in all "
+                               "(PickleLimits::max_tensors, max_total_dims)",
+                               limits.max_tensors, limits.max_total_dims));
+    by_name.emplace(k.s, out.tensors.size());
+    out.tensors.push_back(std::move(t));
   }
   if (out.tensors.empty())
     throw m.fail(Kind::unsupported,
@@ -760,7 +773,8 @@ PickleValue torch_unpickle_value(const uint8_t* bytes, size_t size, const std::s
   Machine m(bytes, size, where, limits, /*persistent_ids=*/false);
   uint32_t root = m.run();
   if (consumed) *consumed = m.position();
-  return to_value(m, root, max_depth);
+  size_t budget = limits.max_value_nodes;
+  return to_value(m, root, max_depth, budget);
 }
 
 }  // namespace vkcls

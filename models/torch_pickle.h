@@ -28,11 +28,15 @@
 namespace vkcls {
 
 struct PickleLimits {
-  size_t max_objects = size_t(1) << 21;  // arena entries (a 1000-tensor state dict needs ~30k)
-  size_t max_items = size_t(1) << 24;    // tuple/list/dict slots over all containers
-  size_t max_stack = size_t(1) << 20;    // stack depth, marks included
-  size_t max_memo = size_t(1) << 21;     // memo entries
-  size_t max_rank = 64;                  // tensor dimensions (torch's own limit)
+  size_t max_objects = size_t(1) << 21;     // arena entries (a 1000-tensor state dict needs ~30k)
+  size_t max_items = size_t(1) << 24;       // tuple/list/dict slots over all containers
+  size_t max_stack = size_t(1) << 20;       // stack depth, marks included
+  size_t max_memo = size_t(1) << 21;        // memo entries
+  size_t max_rank = 64;                     // tensor dimensions (torch's own limit)
+  size_t max_tensors = size_t(1) << 20;     // names in one state dict (a large model has ~10^4)
+  size_t max_total_dims = size_t(1) << 22;  // sum of (rank + 1) over those tensors
+  // torch_unpickle_value's tree, a shared object counted each time it is reached
+  size_t max_value_nodes = size_t(1) << 20;
 };
 
 // One storage named by a persistent id ('storage', <storage type>, key, location, numel).
@@ -95,7 +99,8 @@ PickledStateDict torch_unpickle_state_dict(const uint8_t* bytes, size_t size,
 
 // The same machine for a pickle of plain data (no persistent ids, no globals
 // except those on the allow-list), converted to a PickleValue tree of depth at
-// most `max_depth` (deeper parts become Kind::other).
+// most `max_depth` (deeper parts become Kind::other) and at most
+// limits.max_value_nodes nodes.
 PickleValue torch_unpickle_value(const uint8_t* bytes, size_t size, const std::string& where,
                                  size_t* consumed = nullptr, const PickleLimits& limits = {},
                                  int max_depth = 8);

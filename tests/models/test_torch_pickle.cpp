@@ -144,6 +144,25 @@ TEST(TorchPickle, Limits) {
   self.proto().op(']').op('2').op('a').stop();
   PickleValue v = value_of(self.b);
   EXPECT_EQ(v.kind, PickleValue::Kind::list);
+  // ... but one that holds itself 40 times would expand to 40^8 nodes: the conversion is bounded.
+  std::string w = Pickle().proto().op(']').binput(0).mark().b;
+  for (int i = 0; i < 40; i++) w += Pickle().binget(0).b;
+  w += "e.";  // APPENDS, STOP
+  expect_torch_error([&] { value_of(w); }, Kind::limit, {"max_value_nodes"});
+  // One tensor under many names: the per-name copies are bounded.
+  Pickle names;
+  names.proto()
+      .empty_dict()
+      .str("t0")
+      .tensor("FloatStorage", "0", 6, 0, {6}, {1})
+      .binput(9)
+      .setitem();
+  for (int i = 1; i < 20; i++) names.str("t" + std::to_string(i)).binget(9).setitem();
+  names.stop();
+  PickleLimits few;
+  few.max_tensors = 10;
+  expect_torch_error([&] { state_dict_of(names.b, few); }, Kind::limit, {"max_tensors"});
+  EXPECT_EQ(state_dict_of(names.b).tensors.size(), 20u);
 }
 
 // ---------------------------------------------------------------------------
