@@ -259,10 +259,13 @@ TEST(TorchZip, TensorViews) {
                            {{"0", kSix}}));
   std::memcpy(got.data(), c.views[0].data, 16);
   EXPECT_EQ(std::vector<float>(got.begin(), got.begin() + 4), (std::vector<float>{1, 2, 4, 5}));
-  // Contiguous with an offset: a view into the archive, no copy.
-  c = parse(
-      make_torch_zip(one_tensor_pickle("w", "FloatStorage", "0", 6, 2, {4}, {1}), {{"0", kSix}}));
+  // Contiguous with an offset: a view into the archive (which must outlive it), no copy.
+  const std::vector<uint8_t> zip =
+      make_torch_zip(one_tensor_pickle("w", "FloatStorage", "0", 6, 2, {4}, {1}), {{"0", kSix}});
+  c = parse(zip);
   EXPECT_TRUE(c.owned.empty());
+  EXPECT_GE(c.views[0].data, zip.data());
+  EXPECT_LE(c.views[0].data + 16, zip.data() + zip.size());
   std::memcpy(got.data(), c.views[0].data, 16);
   EXPECT_EQ(got[0], 2.0f);
   // Size-1 dimensions may have any stride and still be contiguous.
@@ -486,7 +489,8 @@ std::vector<uint8_t> legacy_file(
 }  // namespace
 
 TEST(TorchLegacy, ReadsAndChecks) {
-  TorchCheckpoint c = parse(legacy_file());
+  const std::vector<uint8_t> file = legacy_file();  // the views point into it
+  TorchCheckpoint c = parse(file);
   EXPECT_TRUE(c.legacy_format);
   ASSERT_EQ(c.views.size(), 1u);
   EXPECT_EQ(c.views[0].shape, (std::vector<int64_t>{2, 3}));
