@@ -9,6 +9,10 @@
 
 #include "engine/engine_impl.h"
 #include "models/config.h"
+#include "models/hub_cache.h"
+#ifdef VKCLS_HAVE_HUB_DOWNLOAD
+#include "models/hub_download.h"
+#endif
 #include "models/registry.h"
 #include "models/safetensors.h"
 #include "runtime/context.h"
@@ -43,12 +47,36 @@ DType choose_dtype(const Context& ctx, const std::string& want) {
               fmt::format("dtype '{}' is not one of f32, f16, auto", want), "dtype");
 }
 
-std::unique_ptr<Engine> open_engine(const EngineOptions& o) {
-  if (o.model_dir.empty())
-    throw Error(ErrorKind::invalid_input, "EngineOptions.model_dir is empty", "model");
-  if (!fs::is_directory(o.model_dir))
-    throw Error(ErrorKind::not_found, fmt::format("model folder '{}' does not exist", o.model_dir),
-                "model");
+ErrorKind kind_of(const HubError& e) {
+  switch (e.kind()) {
+    case HubError::Kind::not_found: return ErrorKind::not_found;
+    case HubError::Kind::bad_id: return ErrorKind::invalid_input;
+    default: return ErrorKind::model;
+  }
+}
+
+// A folder, a hub id in the local cache, or (download) a hub id fetched into the cache.
+std::string model_folder(const EngineOptions& o) {
+  try {
+    return resolve_model_path(o.model_dir, o.revision);
+  } catch (const HubError& e) {
+    if (!(o.download && e.kind() == HubError::Kind::not_found && is_hub_repo_id(o.model_dir)))
+      throw Error(kind_of(e), e.what(), "model");
+  }
+#ifdef VKCLS_HAVE_HUB_DOWNLOAD
+  try {
+    return download_model(o.model_dir, o.revision);
+  } catch (const HubError& e) {
+    throw Error(kind_of(e), e.what(), "model");
+  }
+#else
+  throw Error(ErrorKind::unsupported, "this build cannot download models (no cpp-httplib with OpenSSL)", "model");
+#endif
+}
+
+std::unique_ptr<Engine> open_engine(EngineOptions o) {
+  if (o.model_dir.empty()) throw Error(ErrorKind::invalid_input, "EngineOptions.model_dir is empty", "model");
+  o.model_dir = model_folder(o);
   if (o.max_batch_tokens < 0)
     throw Error(ErrorKind::invalid_input, "max_batch_tokens must be positive", "max_batch_tokens");
 

@@ -20,7 +20,7 @@ int cmd_serve(int argc, char** argv) {
             "/rerank /v1/embeddings "
             "/tokenize /detokenize, GET /v1/models /health /version /metrics. `vkcls serve "
             "MODEL_DIR` or --model.");
-  args.option("model", "", "model folder (config.json, model.safetensors, tokenizer.json)");
+  args.option("model", "", "model folder (config.json, model.safetensors, tokenizer.json) or a hub id (ORG/NAME) in the local Hugging Face cache");
   args.option("host", "127.0.0.1", "address to listen on (0.0.0.0: all interfaces)");
   args.option(
       "port", "8000",
@@ -53,8 +53,7 @@ int cmd_serve(int argc, char** argv) {
   if (model.empty() && !args.positionals().empty()) model = args.positionals()[0];
   if (model.empty()) model = default_model_dir();
   std::error_code ec;
-  if (!std::filesystem::is_directory(model, ec))
-    throw std::invalid_argument(fmt::format("--model: '{}' is not a folder", model));
+  const bool folder = std::filesystem::is_directory(model, ec);
 
   auto positive = [&](const char* name, long min) {
     long v = args.get_int(name);
@@ -69,6 +68,7 @@ int cmd_serve(int argc, char** argv) {
   if (so.port > 65535)
     throw std::invalid_argument(fmt::format("--port {} is not a TCP port", so.port));
   so.served_model_name = args.get("served-model-name");
+  if (so.served_model_name.empty() && !folder) so.served_model_name = model;  // a hub id, as vLLM names it
   so.api_key = args.get("api-key");
   if (so.api_key.empty())
     for (const char* env : {"VKCLS_API_KEY", "VLLM_API_KEY"})

@@ -12,6 +12,8 @@ packages=(
   glslang-tools spirv-tools
   # libraries
   nlohmann-json3-dev libfmt-dev libonig-dev libutf8proc-dev libcpp-httplib-dev
+  # hub downloads over HTTPS (OpenSSL), and the openssl command the download test uses
+  libssl-dev openssl ca-certificates
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -32,17 +32,24 @@
 namespace vkcls {
 
 struct EngineOptions {
-  std::string model_dir;  // a Hugging Face model folder
-  int device = -1;        // Vulkan device index; -1: best (discrete > integrated > CPU)
-  std::string dtype =
-      "auto";  // "f32" | "f16" | "auto" (f16 where the device stores 16-bit, else f32)
-  int64_t max_batch_tokens =
-      0;                // tokens packed into one device batch; 0: 8192 on a GPU, 2048 on
-                        // a CPU driver (never below one full-length input; capped by device limits)
-  PoolerConfig pooler;  // vLLM's --pooler-config
-  std::string hf_overrides;        // vLLM's --hf-overrides: a JSON object merged into config.json
-  size_t max_queued_requests = 0;  // 0: unbounded; else submit() beyond it returns overloaded
-  bool validation = false;         // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
+  // A Hugging Face model folder, or a hub id ("ORG/NAME") found in the local hub cache
+  // ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) at `revision` (a branch, tag or
+  // commit; "" = main), downloaded into that cache first when `download` is set.
+  std::string model_dir;
+  std::string revision;
+  bool download = false;
+  // Vulkan device index; -1: the best (discrete > integrated > CPU)
+  int device = -1;
+  // "f32" | "f16" | "auto" (f16 where the device stores 16-bit values and is a GPU, else f32)
+  std::string dtype = "auto";
+  // Tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver (never below
+  // one full-length input, capped by the device's binding limit)
+  int64_t max_batch_tokens = 0;
+  PoolerConfig pooler;       // vLLM's --pooler-config
+  std::string hf_overrides;  // vLLM's --hf-overrides: a JSON object merged into config.json
+  // 0: unbounded; else submit() beyond this many queued requests throws Error(overloaded)
+  size_t max_queued_requests = 0;
+  bool validation = false;  // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
 };
 
 struct ModelInfo {

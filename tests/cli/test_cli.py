@@ -21,7 +21,8 @@ MODELS = os.path.join(DATA, "models")
 BIN = None  # set from argv
 STREAM_LINES = int(os.environ.get("VKCLS_STREAM_LINES", "10000"))
 
-COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-overrides", "truncate", "truncation-side", "no-special-tokens",
+COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-overrides", "revision", "download",
+          "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
 OWN = {"classify": ["top-k"], "token-classify": ["aggregation", "ignore-labels", "raw", "stride"],
@@ -357,6 +358,43 @@ class PoolerConfigTest(unittest.TestCase):
         rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--hf-overrides", '{"model_type": "nope"}', "x"])
         self.assertEqual(rc, 2)
         self.assertIn("nope", err)
+
+
+class HubCacheTest(unittest.TestCase):
+    """--model ORG/NAME from a Hugging Face cache laid out as huggingface_hub writes it."""
+
+    def test_hub_id_from_the_cache(self):
+        import shutil
+        with tempfile.TemporaryDirectory() as cache:
+            repo = os.path.join(cache, "models--acme--tiny-sentiment")
+            sha = "0123456789abcdef0123456789abcdef01234567"
+            snap = os.path.join(repo, "snapshots", sha)
+            os.makedirs(snap)
+            os.makedirs(os.path.join(repo, "blobs"))
+            os.makedirs(os.path.join(repo, "refs"))
+            src = model("bert-seqcls")
+            for i, f in enumerate(sorted(os.listdir(src))):
+                if f.startswith("reference"):
+                    continue
+                blob = os.path.join(repo, "blobs", f"etag{i}")
+                shutil.copy(os.path.join(src, f), blob)
+                os.symlink(os.path.relpath(blob, snap), os.path.join(snap, f))
+            with open(os.path.join(repo, "refs", "main"), "w") as fh:
+                fh.write(sha)
+            env = {**os.environ, "HF_HUB_CACHE": cache}
+            _, direct, _ = run(["classify", "--model", src, "--quiet", "the movie was great"], check_rc=0)
+            _, via, _ = run(["classify", "--model", "acme/tiny-sentiment", "--quiet", "the movie was great"], env=env,
+                            check_rc=0)
+            self.assertEqual(jsonl(direct), jsonl(via))
+            _, via_sha, _ = run(["classify", "--model", "acme/tiny-sentiment", "--revision", sha, "--quiet", "x y"],
+                                env=env, check_rc=0)
+            self.assertEqual(len(jsonl(via_sha)), 1)
+            rc, _, err = run(["classify", "--model", "acme/other-model", "x"], env=env)
+            self.assertEqual(rc, 2)
+            self.assertIn("models--acme--other-model", err)  # names the paths it tried
+            rc, _, err = run(["classify", "--model", "acme/tiny-sentiment", "--revision", "v9", "x"], env=env)
+            self.assertEqual(rc, 2)
+            self.assertIn("v9", err)
 
 
 class StreamTest(unittest.TestCase):
