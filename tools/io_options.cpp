@@ -14,11 +14,11 @@ namespace vkcls::cli {
 namespace fs = std::filesystem;
 
 void add_common_options(Args& args) {
-  args.option("model", "",
-              "model folder (config.json, model.safetensors, tokenizer.json) or a Hugging Face hub id "
-              "(ORG/NAME) in the local hub cache; default: $VKCLS_DEFAULT_MODEL, else the first folder "
-              "in assets/models/ of the vkcls checkout"); default: "
-      "$VKCLS_DEFAULT_MODEL, else the first folder in assets/models/ of the vkcls checkout");
+  args.option(
+      "model", "",
+      "model folder (config.json, model.safetensors, tokenizer.json) or a Hugging Face hub id "
+      "(ORG/NAME) in the local hub cache; default: $VKCLS_DEFAULT_MODEL, else the first folder "
+      "in assets/models/ of the vkcls checkout");
   args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
   args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
   args.option("max-batch-tokens", "0",
@@ -48,9 +48,13 @@ void add_common_options(Args& args) {
 }
 
 void add_model_options(Args& args) {
-  args.option("revision", "", "with --model ORG/NAME: the branch, tag or commit in the Hugging Face cache (default main)");
-  args.flag("download", "with --model ORG/NAME: download the model into the Hugging Face cache when it is not there "
-                        "($HF_ENDPOINT, $HF_TOKEN)");
+  args.option(
+      "revision", "",
+      "with --model ORG/NAME: the branch, tag or commit in the Hugging Face cache (default main)");
+  args.flag(
+      "download",
+      "with --model ORG/NAME: download the model into the Hugging Face cache when it is not there "
+      "($HF_ENDPOINT, $HF_TOKEN)");
   args.option(
       "pooler-config", "",
       "vLLM's PoolerConfig as JSON, e.g. '{\"pooling_type\": \"MEAN\", \"logit_bias\": 2.0}' "
@@ -150,6 +154,8 @@ CommonOptions read_common_options(const Args& args, const std::string& command) 
   return o;
 }
 
-std::unique_ptr<Engine> open_engine(const CommonOptions& o) { return Engine::open(o.engine); }
+std::unique_ptr<Engine> open_engine(const CommonOptions& o) {
+  return Engine::open(o.engine);
+}
 
 }  // namespace vkcls::cli
