@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git python3
+  build-essential cmake ninja-build pkg-config git python3 python3-venv
   # Vulkan: loader + headers, lavapipe (Mesa CPU driver), validation layer, vulkaninfo
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # shader build: GLSL -> SPIR-V, validation
