@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "vkcls/types.h"
 
 namespace vkcls {
@@ -24,6 +26,17 @@ Tensor linear(Context& ctx, Recorder& rec, Arena& scratch, const Tensor& x, cons
   ops::gemm(ctx, rec, x, l.w, y,
             {.bias = l.b.valid() ? &l.b : nullptr, .residual = residual, .act = act});
   return y;
+}
+
+std::vector<float> rope_inv_freq(double theta, int64_t dim) {
+  std::vector<float> f(size_t(dim / 2));
+  const float base = float(theta);
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    const float e = float(2 * i) / float(dim);
+    const float p = float(std::pow(double(base), double(e)));
+    f[size_t(i)] = 1.0f / p;
+  }
+  return f;
 }
 
 }  // namespace vkcls

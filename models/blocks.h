@@ -2,6 +2,7 @@
 // tensors, each recording a few ops. Shapes: x [T, H]; heads of head_dim D.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "runtime/context.h"
 #include "runtime/memory.h"
@@ -22,5 +23,11 @@ struct Linear {
 // y = act(x w^T + b) (+ residual); y allocated in scratch when not given.
 Tensor linear(Context& ctx, Recorder& rec, Arena& scratch, const Tensor& x, const Linear& l,
               ops::Act act = ops::Act::none, const Tensor* residual = nullptr);
+
+// RoPE frequencies [dim / 2] in Hugging Face's float32 steps:
+//   inv_freq_i = 1 / float32(float32(theta) ^ float32(2i / dim))
+// computed on the host so the bits equal torch's buffer (a device pow() a few ulp off moves the
+// angle at position 8k by ~1e-3 rad).
+std::vector<float> rope_inv_freq(double theta, int64_t dim);
 
 }  // namespace vkcls

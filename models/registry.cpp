@@ -8,7 +8,9 @@
 namespace vkcls {
 
 // One factory per family file.
-std::unique_ptr<ModelRunner> make_bert(const RunnerArgs& a);  // models/bert.cpp
+std::unique_ptr<ModelRunner> make_bert(const RunnerArgs& a);        // models/bert.cpp
+std::unique_ptr<ModelRunner> make_modernbert(const RunnerArgs& a);  // models/modernbert.cpp
+std::unique_ptr<ModelRunner> make_gte(const RunnerArgs& a);         // models/gte.cpp
 
 namespace {
 
@@ -21,7 +23,7 @@ struct Family {
 const Family kFamilies[] = {
     {"bert", make_bert},      {"roberta", make_bert}, {"xlm-roberta", make_bert},
     {"camembert", make_bert}, {"ernie", make_bert},   {"distilbert", make_bert},
-    {"electra", make_bert},
+    {"electra", make_bert},   {"modernbert", make_modernbert}, {"new", make_gte},
 };
 
 }  // namespace

@@ -80,11 +80,13 @@ void embed(Context& ctx, Recorder& rec, const Tensor& ids, const Tensor& word_ta
            const Tensor& y, const EmbedArgs& args = {});
 
 // In-place rotary embedding of num_heads heads starting at element `offset` of each row.
+// inv_freq: f32 [rotary_dim / 2], the frequencies (theta and any scaling applied on the host).
 struct RopeArgs {
   uint32_t num_heads = 0, head_dim = 0, rotary_dim = 0;  // rotary_dim 0: head_dim
   uint32_t offset = 0, row_stride = 0;                   // row_stride 0: dense
   bool neox = true;
-  float theta = 10000.f;
+  const Tensor* inv_freq = nullptr;
+  float scale = 1.f;  // multiplies cos and sin (YaRN's attention factor)
 };
 void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
           const RopeArgs& args);

@@ -85,17 +85,16 @@ std::vector<double> ref_embed(const std::vector<int32_t>& ids, const std::vector
 
 std::vector<double> ref_rope(const std::vector<float>& x, const std::vector<int32_t>& positions,
                              int64_t num_heads, int64_t head_dim, int64_t rotary_dim,
-                             int64_t offset, int64_t row_stride, bool neox, float theta) {
+                             int64_t offset, int64_t row_stride, bool neox, const std::vector<float>& inv_freq,
+                             double scale) {
   std::vector<double> y(x.begin(), x.end());
   int64_t half = rotary_dim / 2;
   for (size_t t = 0; t < positions.size(); ++t)
     for (int64_t h = 0; h < num_heads; ++h)
       for (int64_t i = 0; i < half; ++i) {
-        // torch: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), then (inv_freq @ pos) in fp32
-        float e = float(2 * i) / float(rotary_dim);
-        float inv_freq = 1.0f / std::pow(theta, e);
-        float angle = float(positions[t]) * inv_freq;
-        double c = std::cos(double(angle)), s = std::sin(double(angle));
+        // torch: (inv_freq @ pos) in fp32, then cos / sin
+        float angle = float(positions[t]) * inv_freq[size_t(i)];
+        double c = std::cos(double(angle)) * scale, s = std::sin(double(angle)) * scale;
         int64_t head = offset + int64_t(t) * row_stride + h * head_dim;
         int64_t ia = neox ? head + i : head + 2 * i, ib = neox ? head + i + half : head + 2 * i + 1;
         double a = x[ia], b = x[ib];

@@ -33,7 +33,7 @@ std::vector<double> ref_embed(const std::vector<int32_t>& ids, const std::vector
 // rounded to fp32 like torch does; cos/sin and the rotation in double.
 std::vector<double> ref_rope(const std::vector<float>& x, const std::vector<int32_t>& positions,
                              int64_t num_heads, int64_t head_dim, int64_t rotary_dim,
-                             int64_t offset, int64_t row_stride, bool neox, float theta);
+                             int64_t offset, int64_t row_stride, bool neox, const std::vector<float>& inv_freq, double scale = 1.0);
 
 // act: ACT_* of shaders/op_params.h, in double (GELU with erf or tanh, SiLU, ...)
 double ref_act(uint32_t act, double x);
