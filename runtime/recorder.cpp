@@ -14,6 +14,15 @@ namespace vkcls {
 static constexpr uint32_t kSetsPerPool = 256;
 static constexpr uint32_t kMaxBindings = 8;
 
+Binding in_vec4(const Tensor& t) {
+  VkFormat f = t.dtype == DType::f32   ? VK_FORMAT_R32G32B32A32_SFLOAT
+               : t.dtype == DType::f16 ? VK_FORMAT_R16G16B16A16_SFLOAT
+                                       : VK_FORMAT_UNDEFINED;
+  if (f == VK_FORMAT_UNDEFINED)
+    throw std::invalid_argument(fmt::format("in_vec4: tensor {} is not f32 or f16", t.describe()));
+  return {t.buffer, t.offset, t.bytes, Access::read, f};
+}
+
 Recorder::Recorder(Context& ctx) : ctx_(ctx) {
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pci.queueFamilyIndex = ctx.queue_family();
@@ -28,6 +37,7 @@ Recorder::Recorder(Context& ctx) : ctx_(ctx) {
 
 Recorder::~Recorder() {
   VkDevice dev = ctx_.device();
+  for (VkBufferView v : views_) vkDestroyBufferView(dev, v, nullptr);
   for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
   if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
   vkDestroyCommandPool(dev, pool_, nullptr);
@@ -50,11 +60,13 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
     sets_in_pool_ = 0;
   }
   if (pool_cursor_ == descriptor_pools_.size()) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
+    VkDescriptorPoolSize sizes[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, kSetsPerPool * kMaxBindings}};
     VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     ci.maxSets = kSetsPerPool;
-    ci.poolSizeCount = 1;
-    ci.pPoolSizes = &size;
+    ci.poolSizeCount = 2;
+    ci.pPoolSizes = sizes;
     VkDescriptorPool pool;
     VK_CHECK(vkCreateDescriptorPool(ctx_.device(), &ci, nullptr, &pool));
     descriptor_pools_.push_back(pool);
@@ -68,6 +80,20 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
   VK_CHECK(vkAllocateDescriptorSets(ctx_.device(), &ai, &set));
   sets_in_pool_++;
   return set;
+}
+
+// A view of b's range as vec4 texels; it lives until reset() (after the submission it served).
+VkBufferView Recorder::make_view(const Binding& b) {
+  const VkDeviceSize texel = b.texel_format == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 16;
+  VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  ci.buffer = b.buffer;
+  ci.format = b.texel_format;
+  ci.offset = b.offset;
+  ci.range = b.bytes / texel * texel;
+  VkBufferView view;
+  VK_CHECK(vkCreateBufferView(ctx_.device(), &ci, nullptr, &view));
+  views_.push_back(view);
+  return view;
 }
 
 // A barrier is needed when this dispatch reads or writes a range written since the
@@ -88,7 +114,8 @@ void Recorder::hazard_barrier(const Binding* b, size_t n) {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+    vkCmdPipelineBarrier(cmd_,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
     barriers_++;
     written_.clear();
@@ -101,22 +128,42 @@ void Recorder::hazard_barrier(const Binding* b, size_t n) {
   }
 }
 
-void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const void* push, uint32_t push_bytes,
-                            uint32_t gx, uint32_t gy, uint32_t gz) {
+void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const void* push,
+                            uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (n != p.num_bindings)
-    throw std::invalid_argument(fmt::format("{}: {} buffers bound, pipeline has {}", p.name, n, p.num_bindings));
+    throw std::invalid_argument(
+        fmt::format("{}: {} buffers bound, pipeline has {}", p.name, n, p.num_bindings));
   if (push_bytes != p.push_bytes)
-    throw std::invalid_argument(fmt::format("{}: {} bytes of push constants, pipeline has {}", p.name, push_bytes, p.push_bytes));
+    throw std::invalid_argument(fmt::format("{}: {} bytes of push constants, pipeline has {}",
+                                            p.name, push_bytes, p.push_bytes));
   const DeviceInfo& info = ctx_.info();
-  if (gx > info.max_workgroup_count[0] || gy > info.max_workgroup_count[1] || gz > info.max_workgroup_count[2])
-    throw std::invalid_argument(fmt::format("{}: grid {}x{}x{} exceeds the device's maxComputeWorkGroupCount {}x{}x{}",
-                                            p.name, gx, gy, gz, info.max_workgroup_count[0], info.max_workgroup_count[1],
-                                            info.max_workgroup_count[2]));
+  if (gx > info.max_workgroup_count[0] || gy > info.max_workgroup_count[1] ||
+      gz > info.max_workgroup_count[2])
+    throw std::invalid_argument(fmt::format(
+        "{}: grid {}x{}x{} exceeds the device's maxComputeWorkGroupCount {}x{}x{}", p.name, gx, gy,
+        gz, info.max_workgroup_count[0], info.max_workgroup_count[1], info.max_workgroup_count[2]));
   for (size_t i = 0; i < n; ++i) {
-    if (b[i].buffer == VK_NULL_HANDLE) throw std::invalid_argument(fmt::format("{}: binding {} is empty", p.name, i));
+    if (b[i].buffer == VK_NULL_HANDLE)
+      throw std::invalid_argument(fmt::format("{}: binding {} is empty", p.name, i));
+    const bool texel = (p.texel_bindings >> i) & 1;
+    if (texel != (b[i].texel_format != VK_FORMAT_UNDEFINED))
+      throw std::invalid_argument(
+          fmt::format("{}: binding {} must be {}", p.name, i,
+                      texel ? "a texel buffer (in_vec4)" : "a storage buffer"));
+    if (texel) {
+      const VkDeviceSize size = b[i].texel_format == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 16;
+      if (b[i].bytes < size || b[i].bytes % size || b[i].offset % 16 ||
+          b[i].bytes / size > info.max_texel_buffer_elements)
+        throw std::invalid_argument(
+            fmt::format("{}: binding {} ({} bytes at offset {}) is not a whole number of "
+                        "{}-byte texels at a 16-byte offset, within {} texels",
+                        p.name, i, b[i].bytes, b[i].offset, size, info.max_texel_buffer_elements));
+      continue;
+    }
     if (b[i].bytes > info.max_storage_buffer_range)
-      throw std::invalid_argument(fmt::format("{}: binding {} spans {} bytes, over maxStorageBufferRange {}", p.name, i,
-                                              b[i].bytes, info.max_storage_buffer_range));
+      throw std::invalid_argument(
+          fmt::format("{}: binding {} spans {} bytes, over maxStorageBufferRange {}", p.name, i,
+                      b[i].bytes, info.max_storage_buffer_range));
   }
   if (gx == 0 || gy == 0 || gz == 0) return;  // nothing to do (an empty batch)
   begin_if_needed();
@@ -124,15 +171,23 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
 
   VkDescriptorSet set = allocate_set(p.set_layout);
   VkDescriptorBufferInfo infos[kMaxBindings];
+  VkBufferView views[kMaxBindings];
   VkWriteDescriptorSet writes[kMaxBindings];
-  if (n > kMaxBindings) throw std::invalid_argument(fmt::format("{}: more than {} bindings", p.name, kMaxBindings));
+  if (n > kMaxBindings)
+    throw std::invalid_argument(fmt::format("{}: more than {} bindings", p.name, kMaxBindings));
   for (size_t i = 0; i < n; ++i) {
-    // An empty tensor still owns an aligned slot in its arena, so a 4-byte range is safe.
-    infos[i] = {b[i].buffer, b[i].offset, std::max<VkDeviceSize>(b[i].bytes, 4)};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
     writes[i].dstBinding = uint32_t(i);
     writes[i].descriptorCount = 1;
+    if (b[i].texel_format != VK_FORMAT_UNDEFINED) {
+      views[i] = make_view(b[i]);
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+      writes[i].pTexelBufferView = &views[i];
+      continue;
+    }
+    // An empty tensor still owns an aligned slot in its arena, so a 4-byte range is safe.
+    infos[i] = {b[i].buffer, b[i].offset, std::max<VkDeviceSize>(b[i].bytes, 4)};
     writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     writes[i].pBufferInfo = &infos[i];
   }
@@ -142,7 +197,8 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
   if (profile) {
     uint32_t q = uint32_t(query_names_.size()) * 2;
     if (q + 2 > query_capacity_) {
-      // Grow by recording into a fresh pool is not possible mid-recording; size generously up front.
+      // Grow by recording into a fresh pool is not possible mid-recording; size generously up
+      // front.
       if (queries_ == VK_NULL_HANDLE) {
         query_capacity_ = 8192;
         VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
@@ -160,10 +216,12 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
   }
   vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
   vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
-  if (push_bytes) vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+  if (push_bytes)
+    vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
   vkCmdDispatch(cmd_, gx, gy, gz);
   if (profile) {
-    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, uint32_t(query_names_.size()) * 2 + 1);
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_,
+                        uint32_t(query_names_.size()) * 2 + 1);
     query_names_.push_back(p.name);
   }
   dispatches_++;
@@ -189,13 +247,16 @@ void Recorder::submit_and_wait() {
   timings_.clear();
   if (!query_names_.empty()) {
     std::vector<uint64_t> stamps(query_names_.size() * 2);
-    VK_CHECK(vkGetQueryPoolResults(ctx_.device(), queries_, 0, uint32_t(stamps.size()), stamps.size() * 8, stamps.data(),
-                                   8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    VK_CHECK(vkGetQueryPoolResults(ctx_.device(), queries_, 0, uint32_t(stamps.size()),
+                                   stamps.size() * 8, stamps.data(), 8,
+                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     double ns = ctx_.info().timestamp_period_ns;
     for (size_t i = 0; i < query_names_.size(); ++i)
-      timings_.push_back({query_names_[i], double(stamps[2 * i + 1] - stamps[2 * i]) * ns / 1000.0});
+      timings_.push_back(
+          {query_names_[i], double(stamps[2 * i + 1] - stamps[2 * i]) * ns / 1000.0});
     if (env_int("VKCLS_PROFILE", 0))
-      for (auto& t : timings_) std::fprintf(stderr, "vkcls profile: %-40s %10.1f us\n", t.name.c_str(), t.microseconds);
+      for (auto& t : timings_)
+        std::fprintf(stderr, "vkcls profile: %-40s %10.1f us\n", t.name.c_str(), t.microseconds);
   }
   reset();
 }
@@ -204,6 +265,8 @@ void Recorder::reset() {
   recording_ = false;
   VK_CHECK(vkResetCommandBuffer(cmd_, 0));
   for (VkDescriptorPool p : descriptor_pools_) vkResetDescriptorPool(ctx_.device(), p, 0);
+  for (VkBufferView v : views_) vkDestroyBufferView(ctx_.device(), v, nullptr);
+  views_.clear();
   pool_cursor_ = 0;
   sets_in_pool_ = 0;
   written_.clear();

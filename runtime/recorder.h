@@ -21,10 +21,22 @@ struct Binding {
   VkBuffer buffer = VK_NULL_HANDLE;
   VkDeviceSize offset = 0, bytes = 0;
   Access access = Access::read;
+  VkFormat texel_format =
+      VK_FORMAT_UNDEFINED;  // set: a uniform texel buffer (read only), else a storage buffer
 };
-inline Binding in(const Tensor& t) { return {t.buffer, t.offset, t.bytes, Access::read}; }
-inline Binding out(const Tensor& t) { return {t.buffer, t.offset, t.bytes, Access::write}; }
-inline Binding inout(const Tensor& t) { return {t.buffer, t.offset, t.bytes, Access::read_write}; }
+inline Binding in(const Tensor& t) {
+  return {t.buffer, t.offset, t.bytes, Access::read};
+}
+inline Binding out(const Tensor& t) {
+  return {t.buffer, t.offset, t.bytes, Access::write};
+}
+inline Binding inout(const Tensor& t) {
+  return {t.buffer, t.offset, t.bytes, Access::read_write};
+}
+// t read as a uniform texel buffer of vec4 texels (f32 -> RGBA32F, f16 -> RGBA16F): texelFetch
+// in the shader. The CPU-driver kernels read this way: lavapipe runs texel fetches inside loops
+// several times faster than storage-buffer loads. t.bytes must be a multiple of 4 elements.
+Binding in_vec4(const Tensor& t);
 
 struct DispatchTime {
   std::string name;
@@ -67,14 +79,16 @@ class Recorder {
   void begin_if_needed();
   void hazard_barrier(const Binding* bindings, size_t n);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  VkBufferView make_view(const Binding& b);
   void reset();
 
   Context& ctx_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorPool> descriptor_pools_;
-  size_t pool_cursor_ = 0;     // pool that allocations come from
-  uint32_t sets_in_pool_ = 0;  // sets taken from it since the last reset
+  size_t pool_cursor_ = 0;           // pool that allocations come from
+  uint32_t sets_in_pool_ = 0;        // sets taken from it since the last reset
+  std::vector<VkBufferView> views_;  // texel-buffer views of this recording, destroyed by reset()
   bool recording_ = false;
   std::vector<Range> written_, read_;  // since the last barrier
   size_t dispatches_ = 0, barriers_ = 0;
