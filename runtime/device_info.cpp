@@ -77,6 +77,7 @@ DeviceInfo device_probe(VkInstance instance, VkPhysicalDevice pd, uint32_t index
   };
   d.texel_buffer_f32x4 = texel_ok(VK_FORMAT_R32G32B32A32_SFLOAT);
   d.texel_buffer_f16x4 = texel_ok(VK_FORMAT_R16G16B16A16_SFLOAT);
+  d.texel_buffer_f32 = texel_ok(VK_FORMAT_R32_SFLOAT);
   d.timestamp_period_ns = p.limits.timestampPeriod;
 
   // features
@@ -204,6 +205,7 @@ nlohmann::json DeviceInfo::to_json() const {
         {"subgroup_ballot", subgroup_ballot},
         {"texel_buffer_f32x4", texel_buffer_f32x4},
         {"texel_buffer_f16x4", texel_buffer_f16x4},
+        {"texel_buffer_f32", texel_buffer_f32},
         {"subgroup_size_control", subgroup_size_control},
         {"cooperative_matrix_khr", coopmat_khr},
         {"cooperative_matrix_nv", coopmat_nv},

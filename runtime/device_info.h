@@ -32,8 +32,9 @@ struct DeviceInfo {
   uint32_t subgroup_size = 0, min_subgroup_size = 0, max_subgroup_size = 0;
   bool subgroup_arithmetic = false, subgroup_shuffle = false, subgroup_size_control = false;
   bool subgroup_ballot = false;  // subgroupBroadcast (the CPU-driver kernels use it)
-  // uniform texel buffers of vec4 texels (f32 / f16), which the CPU-driver kernels read through
-  bool texel_buffer_f32x4 = false, texel_buffer_f16x4 = false;
+  // uniform texel buffers of vec4 (f32 / f16) or scalar f32 texels, which the CPU-driver kernels
+  // read through
+  bool texel_buffer_f32x4 = false, texel_buffer_f16x4 = false, texel_buffer_f32 = false;
   uint32_t max_texel_buffer_elements = 0;
   // cooperative matrices: the NV extension is the one Debian 12's glslang can target
   bool coopmat_khr = false, coopmat_nv = false;

@@ -23,6 +23,17 @@ Binding in_vec4(const Tensor& t) {
   return {t.buffer, t.offset, t.bytes, Access::read, f};
 }
 
+Binding in_scalars(const Tensor& t) {
+  if (t.dtype != DType::f32)
+    throw std::invalid_argument(fmt::format("in_scalars: tensor {} is not f32", t.describe()));
+  return {t.buffer, t.offset, t.bytes, Access::read, VK_FORMAT_R32_SFLOAT};
+}
+
+// Bytes per texel of the formats in_vec4 and in_scalars use.
+static VkDeviceSize texel_bytes(VkFormat f) {
+  return f == VK_FORMAT_R32_SFLOAT ? 4 : f == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 16;
+}
+
 Recorder::Recorder(Context& ctx) : ctx_(ctx) {
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pci.queueFamilyIndex = ctx.queue_family();
@@ -84,7 +95,7 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
 
 // A view of b's range as vec4 texels; it lives until reset() (after the submission it served).
 VkBufferView Recorder::make_view(const Binding& b) {
-  const VkDeviceSize texel = b.texel_format == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 16;
+  const VkDeviceSize texel = texel_bytes(b.texel_format);
   VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
   ci.buffer = b.buffer;
   ci.format = b.texel_format;
@@ -149,9 +160,9 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
     if (texel != (b[i].texel_format != VK_FORMAT_UNDEFINED))
       throw std::invalid_argument(
           fmt::format("{}: binding {} must be {}", p.name, i,
-                      texel ? "a texel buffer (in_vec4)" : "a storage buffer"));
+                      texel ? "a texel buffer (in_vec4, in_scalars)" : "a storage buffer"));
     if (texel) {
-      const VkDeviceSize size = b[i].texel_format == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 16;
+      const VkDeviceSize size = texel_bytes(b[i].texel_format);
       if (b[i].bytes < size || b[i].bytes % size || b[i].offset % 16 ||
           b[i].bytes / size > info.max_texel_buffer_elements)
         throw std::invalid_argument(

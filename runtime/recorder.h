@@ -37,6 +37,9 @@ inline Binding inout(const Tensor& t) {
 // in the shader. The CPU-driver kernels read this way: lavapipe runs texel fetches inside loops
 // several times faster than storage-buffer loads. t.bytes must be a multiple of 4 elements.
 Binding in_vec4(const Tensor& t);
+// t (f32) read as a uniform texel buffer of scalar texels (R32F), for rows that are not whole
+// vec4s.
+Binding in_scalars(const Tensor& t);
 
 struct DispatchTime {
   std::string name;
