@@ -56,9 +56,16 @@ Buffer::Buffer(Context& ctx, VkDeviceSize size, Kind kind) : ctx_(ctx), size_(si
 }
 
 Buffer::~Buffer() {
-  if (mapped_) vkUnmapMemory(ctx_.device(), memory_);
-  vkDestroyBuffer(ctx_.device(), buffer_, nullptr);
-  vkFreeMemory(ctx_.device(), memory_, nullptr);
+  auto destroy = [dev = ctx_.device(), buffer = buffer_, memory = memory_,
+                  mapped = mapped_ != nullptr] {
+    if (mapped) vkUnmapMemory(dev, memory);
+    vkDestroyBuffer(dev, buffer, nullptr);
+    vkFreeMemory(dev, memory, nullptr);
+  };
+  if (ctx_.timed_out())
+    ctx_.destroy_when_idle(destroy);  // a timed-out submission may still read or write it
+  else
+    destroy();
 }
 
 Arena::Arena(Context& ctx, std::string name, VkDeviceSize block_bytes)

@@ -47,14 +47,28 @@ Recorder::Recorder(Context& ctx) : ctx_(ctx) {
 }
 
 Recorder::~Recorder() {
-  VkDevice dev = ctx_.device();
-  for (VkBufferView v : views_) vkDestroyBufferView(dev, v, nullptr);
-  for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
-  if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
-  vkDestroyCommandPool(dev, pool_, nullptr);
+  auto destroy = [dev = ctx_.device(), views = views_, pools = descriptor_pools_,
+                  queries = queries_, pool = pool_] {
+    for (VkBufferView v : views) vkDestroyBufferView(dev, v, nullptr);
+    for (VkDescriptorPool p : pools) vkDestroyDescriptorPool(dev, p, nullptr);
+    if (queries) vkDestroyQueryPool(dev, queries, nullptr);
+    vkDestroyCommandPool(dev, pool, nullptr);
+  };
+  if (in_flight_)
+    ctx_.destroy_when_idle(destroy);  // a timed-out submission may still use them
+  else
+    destroy();
+}
+
+void Recorder::refuse_if_in_flight() const {
+  if (in_flight_)
+    throw VulkanError(VK_ERROR_DEVICE_LOST,
+                      "this recorder's last submission timed out and may still be running; the "
+                      "device is treated as lost");
 }
 
 void Recorder::begin_if_needed() {
+  refuse_if_in_flight();
   if (recording_) return;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
@@ -246,11 +260,18 @@ void Recorder::fill_zero(const Tensor& t) {
 }
 
 void Recorder::submit_and_wait() {
+  refuse_if_in_flight();
   if (!recording_) return;
   VK_CHECK(vkEndCommandBuffer(cmd_));
   recording_ = false;
   try {
     ctx_.submit_and_wait(cmd_);
+  } catch (const VulkanError& e) {
+    if (e.timed_out())
+      in_flight_ = true;  // cmd_ is still pending: no reset
+    else
+      reset();
+    throw;
   } catch (...) {
     reset();
     throw;

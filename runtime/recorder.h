@@ -63,9 +63,14 @@ class Recorder {
   void fill_zero(const Tensor& t);  // vkCmdFillBuffer, tracked like a write
 
   // Submits what was recorded, waits, and makes the recorder ready to record again.
+  // A submission past the fence timeout throws VulkanError (timed_out()); its command buffer
+  // is still running then, so this recorder refuses further work and hands its Vulkan objects
+  // to the Context, which destroys them once the device is idle.
   void submit_and_wait();
   // Drops whatever was recorded and not submitted (e.g. after an op threw mid-way).
-  void discard() { reset(); }
+  void discard() {
+    if (!in_flight_) reset();
+  }
   size_t num_dispatches() const { return dispatches_; }
   size_t num_barriers() const { return barriers_; }
   // Per-dispatch GPU times of the last submission (profiling on, timestamps supported).
@@ -80,6 +85,7 @@ class Recorder {
     VkDeviceSize begin, end;
   };
   void begin_if_needed();
+  void refuse_if_in_flight() const;
   void hazard_barrier(const Binding* bindings, size_t n);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
   VkBufferView make_view(const Binding& b);
@@ -93,6 +99,7 @@ class Recorder {
   uint32_t sets_in_pool_ = 0;        // sets taken from it since the last reset
   std::vector<VkBufferView> views_;  // texel-buffer views of this recording, destroyed by reset()
   bool recording_ = false;
+  bool in_flight_ = false;             // the last submission timed out and may still be running
   std::vector<Range> written_, read_;  // since the last barrier
   size_t dispatches_ = 0, barriers_ = 0;
   // profiling
