@@ -21,18 +21,25 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--model") model = next();
-    else if (a == "--dtype") dtype = next();
-    else if (a == "--lengths") lengths_arg = next();
-    else if (a == "--json") json_path = next();
+    if (a == "--model")
+      model = next();
+    else if (a == "--dtype")
+      dtype = next();
+    else if (a == "--lengths")
+      lengths_arg = next();
+    else if (a == "--json")
+      json_path = next();
     else {
-      std::fprintf(stderr, "usage: bench_long --model DIR [--lengths 1024,2048,4096,8192] [--dtype auto|f32|f16] "
-                           "[--json FILE]\n");
+      std::fprintf(
+          stderr,
+          "usage: bench_long --model DIR [--lengths 1024,2048,4096,8192] [--dtype auto|f32|f16] "
+          "[--json FILE]\n");
       return 2;
     }
   }
   if (model.empty()) {
-    std::fprintf(stderr, "bench_long: --model DIR is required (bench/make_bench_modernbert.py makes one)\n");
+    std::fprintf(
+        stderr, "bench_long: --model DIR is required (bench/make_bench_modernbert.py makes one)\n");
     return 2;
   }
   std::vector<int> lengths;
@@ -40,8 +47,8 @@ int main(int argc, char** argv) {
   for (std::string t; std::getline(ss, t, ',');) lengths.push_back(std::stoi(t));
 
   const double MiB = 1024.0 * 1024.0;
-  std::printf("%8s %12s %14s %16s %12s %10s\n", "seq_len", "weights MiB", "act. peak MiB", "act. bytes/token",
-              "reserved MiB", "seconds");
+  std::printf("%8s %12s %14s %16s %12s %10s\n", "seq_len", "weights MiB", "act. peak MiB",
+              "act. bytes/token", "reserved MiB", "seconds");
   nlohmann::json rows = nlohmann::json::array();
   std::string device;
   std::mt19937 rng(1);
@@ -59,8 +66,9 @@ int main(int argc, char** argv) {
     engine->forward_ids({in}, "classify");
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
     EngineStats st = engine->stats();
-    std::printf("%8d %12.1f %14.1f %16.0f %12.1f %10.1f\n", L, info.weight_bytes / MiB, st.activation_peak_bytes / MiB,
-                double(st.activation_peak_bytes) / L, st.activation_reserved_bytes / MiB, s);
+    std::printf("%8d %12.1f %14.1f %16.0f %12.1f %10.1f\n", L, info.weight_bytes / MiB,
+                st.activation_peak_bytes / MiB, double(st.activation_peak_bytes) / L,
+                st.activation_reserved_bytes / MiB, s);
     std::fflush(stdout);
     rows.push_back({{"seq_len", L},
                     {"weight_bytes", info.weight_bytes},
@@ -69,6 +77,9 @@ int main(int argc, char** argv) {
                     {"seconds", s}});
   }
   if (!json_path.empty())
-    std::ofstream(json_path) << nlohmann::json{{"engine", "vkcls"}, {"device", device}, {"rows", rows}}.dump(2);
+    std::ofstream(json_path) << nlohmann::json{
+        {"engine", "vkcls"},
+        {"device", device},
+        {"rows", rows}}.dump(2);
   return 0;
 }

@@ -130,8 +130,7 @@ void DeviceExecutor::record(Slot& s, const std::vector<ExecItem>& items) {
   }
   // per-token outputs: rows of each item in the packed batch
   bool token = false;
-  for (const ExecItem& it : items)
-    token |= it.head == HeadKind::token;
+  for (const ExecItem& it : items) token |= it.head == HeadKind::token;
   Tensor logits;
   if (token) {
     const HeadSpec* head = runner_.token_head();
