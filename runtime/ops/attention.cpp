@@ -19,7 +19,9 @@ void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, co
   const Tensor& o = result;  // `out` names the binding helper
   const uint32_t H = a.num_heads, Hkv = a.num_kv_heads ? a.num_kv_heads : a.num_heads, D = a.head_dim;
   expect(H > 0 && D > 0, "num_heads and head_dim must be set");
-  expect(D <= 128, fmt::format("head_dim {} is over the kernel's limit of 128", D));
+  expect(D <= 256, fmt::format("head_dim {} is over the kernel's limit of 256", D));
+  expect(a.softcap >= 0 && std::isfinite(a.softcap),
+         fmt::format("softcap {} must be finite and >= 0", a.softcap));
   expect(H % Hkv == 0, fmt::format("num_heads {} is not a multiple of num_kv_heads {}", H, Hkv));
   expect(q.dtype == DType::f32 && k.dtype == DType::f32 && v.dtype == DType::f32 && o.dtype == DType::f32,
          "q, k, v and out must be f32");
@@ -51,8 +53,12 @@ void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, co
   expect(last(p.k_offset, p.kv_row_stride, Hkv) <= uint64_t(k.numel()), fmt::format("k {} too small for {} tokens", k.describe(), T));
   expect(last(p.v_offset, p.kv_row_stride, Hkv) <= uint64_t(v.numel()), fmt::format("v {} too small for {} tokens", v.describe(), T));
 
-  const Pipeline& pl = ctx.pipelines().get({"attention", 5, sizeof(p), {}});
-  const uint32_t BR = 16;
+  p.softcap = a.softcap;
+  // head_dim over 128: the variant with 8 x 8 tiles (see attention.comp)
+  const bool wide = D > 128;
+  const Pipeline& pl =
+      ctx.pipelines().get({wide ? "attention_d256" : "attention", 5, sizeof(p), {}});
+  const uint32_t BR = wide ? 8 : 16;
   rec.dispatch(pl, {in(q), in(k), in(v), in(cu_seqlens), out(o)}, p, (a.max_seqlen + BR - 1) / BR, H, num_seqs);
 }
 

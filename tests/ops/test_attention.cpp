@@ -1,5 +1,6 @@
 // attention against a double-precision CPU reference: packed sequences of mixed
-// lengths, head dims 32..128, grouped KV heads, causal, sliding window, fused qkv rows.
+// lengths, head dims 32..256, grouped KV heads, causal, sliding window, fused qkv rows, scores
+// soft-capped (Gemma 2) with a scale other than head_dim^-0.5.
 #include <fmt/format.h>
 
 #include "tests/ops/op_test.h"
@@ -13,6 +14,8 @@ struct Case {
   bool causal;
   uint32_t window;
   bool fused;  // q, k, v as column blocks of one [T, (H + 2 Hkv) * D] tensor
+  float softcap = 0;  // > 0: scores = softcap * tanh(scores / softcap)
+  float scale = 0;    // 0: head_dim^-0.5
 };
 
 // out[t, h*D + d] = sum_j softmax_j(q_t . k_j * scale) v_j[d], over visible keys j of t's sequence
@@ -26,7 +29,7 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
     return qkv[base + t * (which == 0 ? H : Hk) * D + h * D + d];
   };
   std::vector<double> out(T * H * D, 0.0);
-  double scale = 1.0 / std::sqrt(double(D));
+  double scale = c.scale != 0 ? double(c.scale) : 1.0 / std::sqrt(double(D));
   size_t start = 0;
   for (int len : c.lens) {
     for (int qi = 0; qi < len; ++qi)
@@ -41,6 +44,7 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
           double s = 0;
           for (uint32_t d = 0; d < D; ++d) s += at(0, start + qi, h, d) * at(1, start + kj, kh, d);
           w[kj] = s * scale;
+          if (c.softcap > 0) w[kj] = c.softcap * std::tanh(w[kj] / c.softcap);
           mx = std::max(mx, w[kj]);
         }
         double sum = 0;
@@ -71,7 +75,13 @@ TEST_P(Attention, MatchesReference) {
   auto qkv = random_vector(T * (H + 2 * Hk) * D, 7 + D + T, -2.f, 2.f);
   Tensor tcu = upload_i32(cu, {int64_t(cu.size())});
   Tensor out = arena().alloc(DType::f32, {int64_t(T), int64_t(H * D)});
-  ops::AttentionArgs a{.num_heads = H, .num_kv_heads = Hk, .head_dim = D, .causal = c.causal, .window = c.window,
+  ops::AttentionArgs a{.num_heads = H,
+                       .num_kv_heads = Hk,
+                       .head_dim = D,
+                       .causal = c.causal,
+                       .window = c.window,
+                       .scale = c.scale,
+                       .softcap = c.softcap,
                        .max_seqlen = uint32_t(max_len)};
   Recorder rec(ctx());
   if (c.fused) {
@@ -97,21 +107,29 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   std::string lens;
   for (int l : c.lens) lens += fmt::format("_{}", l);
-  return fmt::format("L{}_H{}kv{}_D{}{}{}{}", lens, c.heads, c.kv_heads, c.head_dim, c.causal ? "_causal" : "",
-                     c.window ? fmt::format("_win{}", c.window) : "", c.fused ? "_fused" : "");
+  return fmt::format("L{}_H{}kv{}_D{}{}{}{}{}", lens, c.heads, c.kv_heads, c.head_dim,
+                     c.causal ? "_causal" : "", c.window ? fmt::format("_win{}", c.window) : "",
+                     c.fused ? "_fused" : "",
+                     c.softcap > 0 ? fmt::format("_cap{}", int(c.softcap * 10)) : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Packed, Attention,
-    ::testing::Values(Case{{1, 17, 128, 300}, 2, 2, 64, false, 0, true},    // BERT-like, fused qkv
-                      Case{{1, 17, 128, 300}, 4, 2, 32, true, 0, false},    // GQA, causal
-                      Case{{13, 40}, 2, 1, 80, false, 0, false},            // head dim 80, multi-query
-                      Case{{33, 7}, 3, 3, 96, true, 0, true},               // head dim 96
-                      Case{{129, 1}, 2, 2, 128, false, 0, false},           // head dim 128
-                      Case{{300, 5}, 2, 2, 32, false, 17, true},            // bidirectional local window
-                      Case{{300, 64}, 4, 1, 64, true, 40, false},           // causal sliding window, GQA 4:1
-                      Case{{1}, 1, 1, 32, true, 0, false},                  // one token
-                      Case{{1000}, 1, 1, 64, false, 0, true}),              // a long sequence
+    ::testing::Values(
+        Case{{1, 17, 128, 300}, 2, 2, 64, false, 0, true},  // BERT-like, fused qkv
+        Case{{1, 17, 128, 300}, 4, 2, 32, true, 0, false},  // GQA, causal
+        Case{{13, 40}, 2, 1, 80, false, 0, false},          // head dim 80, multi-query
+        Case{{33, 7}, 3, 3, 96, true, 0, true},             // head dim 96
+        Case{{129, 1}, 2, 2, 128, false, 0, false},         // head dim 128
+        Case{{300, 5}, 2, 2, 32, false, 17, true},          // bidirectional local window
+        Case{{300, 64}, 4, 1, 64, true, 40, false},         // causal sliding window, GQA 4:1
+        Case{{1}, 1, 1, 32, true, 0, false},                // one token
+        Case{{1000}, 1, 1, 64, false, 0, true},             // a long sequence
+        Case{{1, 17, 300}, 2, 1, 256, true, 0, false},      // Gemma: head dim 256, MQA
+        Case{{9, 70}, 4, 2, 256, true, 8, true},            // head dim 256, window 8, fused
+        Case{{1, 9, 130}, 4, 2, 32, true, 8, false, 5.f, 0.2041241f},  // Gemma 2 sliding
+        Case{{17, 100}, 4, 2, 32, true, 0, true, 1.f, 0.2041241f},     // a hard cap
+        Case{{40}, 2, 2, 256, false, 0, false, 2.f}),                  // cap, d 256
     case_name);
 
 TEST_F(OpTest, AttentionRejectsBadArguments) {
@@ -119,9 +137,12 @@ TEST_F(OpTest, AttentionRejectsBadArguments) {
   Recorder rec(ctx());
   ops::AttentionArgs a{.num_heads = 2, .num_kv_heads = 2, .head_dim = 32, .max_seqlen = 4};
   EXPECT_NO_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a));
-  a.head_dim = 256;
+  a.head_dim = 512;
   EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
   a.head_dim = 32;
+  a.softcap = -1;
+  EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
+  a.softcap = 0;
   a.num_kv_heads = 3;
   EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
   rec.submit_and_wait();
