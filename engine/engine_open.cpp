@@ -83,9 +83,10 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
 
   ModelConfig cfg;
   SentenceTransformersInfo st;
+  bool converted = false;
   try {
     cfg = load_model_config(o.model_dir, o.hf_overrides);
-    apply_classifier_conversion(cfg);  // vLLM's --convert classify: classifier_from_token
+    converted = apply_classifier_conversion(cfg);  // vLLM's --convert classify
     st = load_sentence_transformers_info(o.model_dir);
   } catch (const ConfigError& e) {
     throw Error(ErrorKind::model, e.what());
@@ -195,7 +196,7 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   info.activation = activation_name(activation_for(cfg.problem_type, labels, st.activation_fn));
 
   parts.frontend = std::make_unique<FrontEnd>(
-      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size});
+      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size, converted});
   const TokenStrings& strings = parts.frontend->token_strings();
   OutputSpec& out = parts.output;
   out.activation = activation_for(cfg.problem_type, labels, st.activation_fn);

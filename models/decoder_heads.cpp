@@ -125,12 +125,13 @@ HeadSpec converted_head(DeviceWeights& w, const RunnerArgs& a, const Conversion&
 
 }  // namespace
 
-void apply_classifier_conversion(ModelConfig& cfg) {
+bool apply_classifier_conversion(ModelConfig& cfg) {
   std::optional<Conversion> c = conversion_of(cfg.raw);
-  if (!c) return;
+  if (!c) return false;
   cfg.num_labels = c->method == "from_2_way_softmax" ? 1 : int64_t(c->tokens.size());
   cfg.id2label.clear();
   cfg.has_id2label = false;
+  return true;
 }
 
 DecoderHeads load_decoder_heads(DeviceWeights& w, const RunnerArgs& a, int64_t hidden,

@@ -22,8 +22,10 @@
 namespace vkcls {
 
 // What the conversion makes of config.json before a runner is built (num_labels, labels);
-// nothing for a config without classifier_from_token. Throws Error(model) naming the field.
-void apply_classifier_conversion(ModelConfig& cfg);
+// nothing for a config without classifier_from_token. Returns whether it converts (then vLLM's
+// use_pad_token is false: pairs are scored as query + document, one text). Throws Error(model)
+// naming the field.
+bool apply_classifier_conversion(ModelConfig& cfg);
 
 struct DecoderHeads {
   HeadSpec seq, tok;

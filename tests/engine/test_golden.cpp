@@ -241,6 +241,22 @@ void check_prompt_path(const std::string& folder, const Reference& ref) {
                       fmt::format("probs.{}", index[k])));
     EXPECT_EQ(results[k].prompt_tokens, ref.meta["inputs"][index[k]]["num_tokens"].get<int64_t>());
   }
+  // and as (query, document) pairs through score: vLLM's rule for these models joins them
+  std::vector<TextInput> pairs;
+  index.clear();
+  for (auto& in : ref.meta["inputs"]) {
+    if (!in["text_pair"].is_string()) continue;
+    pairs.push_back({in["text"].get<std::string>(), in["text_pair"].get<std::string>()});
+    index.push_back(in["index"].get<size_t>());
+  }
+  ASSERT_FALSE(pairs.empty());
+  auto scores = engine->score_pairs(pairs);
+  for (size_t k = 0; k < scores.size(); ++k) {
+    ASSERT_TRUE(scores[k].ok()) << scores[k].error;
+    EXPECT_TRUE(close({scores[k].score}, ref.f(fmt::format("probs.{}", index[k])), 1e-4,
+                      fmt::format("score of pair {}", index[k])));
+    EXPECT_EQ(scores[k].prompt_tokens, ref.meta["inputs"][index[k]]["num_tokens"].get<int64_t>());
+  }
 }
 
 // Process reward models: STEP pooling with the reference's pooler_config (step_tag_id,
