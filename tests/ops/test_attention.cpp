@@ -23,7 +23,8 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
   const uint32_t H = c.heads, Hk = c.kv_heads, D = c.head_dim;
   const size_t row = c.fused ? (H + 2 * Hk) * D : 0;
   auto at = [&](int which, size_t t, uint32_t h, uint32_t d) -> double {
-    if (c.fused) return qkv[t * row + (which == 0 ? 0 : which == 1 ? H * D : (H + Hk) * D) + h * D + d];
+    if (c.fused)
+      return qkv[t * row + (which == 0 ? 0 : which == 1 ? H * D : (H + Hk) * D) + h * D + d];
     size_t q_size = T * H * D, k_size = T * Hk * D;
     size_t base = which == 0 ? 0 : which == 1 ? q_size : q_size + k_size;
     return qkv[base + t * (which == 0 ? H : Hk) * D + h * D + d];
@@ -39,7 +40,8 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
         double mx = -INFINITY;
         std::vector<bool> vis(len);
         for (int kj = 0; kj < len; ++kj) {
-          vis[kj] = (!c.causal || kj <= qi) && (c.window == 0 || uint32_t(std::abs(qi - kj)) < c.window);
+          vis[kj] =
+              (!c.causal || kj <= qi) && (c.window == 0 || uint32_t(std::abs(qi - kj)) < c.window);
           if (!vis[kj]) continue;
           double s = 0;
           for (uint32_t d = 0; d < D; ++d) s += at(0, start + qi, h, d) * at(1, start + kj, kh, d);
@@ -48,7 +50,8 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
           mx = std::max(mx, w[kj]);
         }
         double sum = 0;
-        for (int kj = 0; kj < len; ++kj) sum += vis[kj] ? (w[kj] = std::exp(w[kj] - mx)) : (w[kj] = 0);
+        for (int kj = 0; kj < len; ++kj)
+          sum += vis[kj] ? (w[kj] = std::exp(w[kj] - mx)) : (w[kj] = 0);
         for (uint32_t d = 0; d < D; ++d) {
           double acc = 0;
           for (int kj = 0; kj < len; ++kj) acc += w[kj] * at(2, start + kj, kh, d);
@@ -94,12 +97,14 @@ TEST_P(Attention, MatchesReference) {
   } else {
     size_t qs = T * H * D, ks = T * Hk * D;
     Tensor tq = upload_f32({qkv.begin(), qkv.begin() + qs}, {int64_t(T), int64_t(H * D)});
-    Tensor tk = upload_f32({qkv.begin() + qs, qkv.begin() + qs + ks}, {int64_t(T), int64_t(Hk * D)});
+    Tensor tk =
+        upload_f32({qkv.begin() + qs, qkv.begin() + qs + ks}, {int64_t(T), int64_t(Hk * D)});
     Tensor tv = upload_f32({qkv.begin() + qs + ks, qkv.end()}, {int64_t(T), int64_t(Hk * D)});
     ops::attention(ctx(), rec, tq, tk, tv, tcu, out, a);
   }
   rec.submit_and_wait();
-  // fp32 online softmax vs double: 1e-5 relative, 2e-6 absolute (outputs are O(1) averages of values).
+  // fp32 online softmax vs double: 1e-5 relative, 2e-6 absolute (outputs are O(1) averages of
+  // values).
   EXPECT_TRUE(all_close(download_f32(out), ref_attention(qkv, c, T), 1e-5, 2e-6));
 }
 
@@ -125,6 +130,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{300, 64}, 4, 1, 64, true, 40, false},         // causal sliding window, GQA 4:1
         Case{{1}, 1, 1, 32, true, 0, false},                // one token
         Case{{1000}, 1, 1, 64, false, 0, true},             // a long sequence
+        Case{{70, 9, 33}, 16, 8, 128, true, 0, true},       // Qwen3-like: 16 x 128, 8 kv heads
+        Case{{45, 8}, 4, 2, 256, true, 0, false},           // Gemma-like head dim 256
+        Case{{23, 1, 12}, 2, 1, 256, false, 7, true},       // 256, window, multi-query
+        Case{{19, 5}, 3, 3, 6, false, 0, false},            // head dim not a multiple of 4
+        Case{{9}, 2, 2, 20, true, 3, true},                 // causal window, short
         Case{{1, 17, 300}, 2, 1, 256, true, 0, false},      // Gemma: head dim 256, MQA
         Case{{9, 70}, 4, 2, 256, true, 8, true},            // head dim 256, window 8, fused
         Case{{1, 9, 130}, 4, 2, 32, true, 8, false, 5.f, 0.2041241f},  // Gemma 2 sliding
@@ -137,7 +147,7 @@ TEST_F(OpTest, AttentionRejectsBadArguments) {
   Recorder rec(ctx());
   ops::AttentionArgs a{.num_heads = 2, .num_kv_heads = 2, .head_dim = 32, .max_seqlen = 4};
   EXPECT_NO_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a));
-  a.head_dim = 512;
+  a.head_dim = 260;  // over every kernel's limit of 256
   EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
   a.head_dim = 32;
   a.softcap = -1;
