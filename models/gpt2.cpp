@@ -35,7 +35,11 @@ class Gpt2Runner final : public ModelRunner {
   };
   // Conv1D "name" [in, out] -> Linear with w [out, in]
   Linear conv1d(const std::string& name, int64_t in, int64_t out, DType dtype);
-  void run_layer(Recorder& rec, Arena& scratch, const DeviceBatch& b, const Layer& L,
+  // one forward pass's intermediates, shared by every layer: [T, D], [T, 3D], [T, D], [T, I]
+  struct Work {
+    Tensor h, qkv, attn, mlp;
+  };
+  void run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
                  const Tensor& in, const Tensor& out) const;
 
   Context& ctx_;
@@ -83,8 +87,8 @@ Gpt2Runner::Gpt2Runner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.sto
   info_.hidden = D_;
   info_.vocab_size = cfg.vocab_size;
   info_.max_tokens = cfg.max_position_embeddings;  // n_positions
-  // x, capture, h, qkv, attn, mlp
-  info_.scratch_bytes_per_token = 4 * (3 * D_ + 3 * D_ + D_ + I_);
+  // x, capture, final, h, qkv, attn, mlp
+  info_.scratch_bytes_per_token = 4 * (4 * D_ + 3 * D_ + D_ + I_);
   info_.widest_row_bytes = 4 * std::max(3 * D_, I_);
 
   DeviceWeights& w = weights_;
@@ -117,14 +121,11 @@ Gpt2Runner::Gpt2Runner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.sto
   info_.weight_bytes = w.bytes();
 }
 
-void Gpt2Runner::run_layer(Recorder& rec, Arena& scratch, const DeviceBatch& b, const Layer& L,
+void Gpt2Runner::run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
                            const Tensor& in, const Tensor& out) const {
-  const int64_t T = b.tokens;
-  Tensor h = scratch.alloc(DType::f32, {T, D_});
-  ops::layer_norm(ctx_, rec, in, nullptr, L.ln1_g, &L.ln1_b, h, eps_);
-  Tensor qkv = linear(ctx_, rec, scratch, h, L.qkv);
-  Tensor attn = scratch.alloc(DType::f32, {T, D_});
-  ops::attention(ctx_, rec, qkv, qkv, qkv, b.cu_seqlens, attn,
+  ops::layer_norm(ctx_, rec, in, nullptr, L.ln1_g, &L.ln1_b, w.h, eps_);
+  ops::gemm(ctx_, rec, w.h, L.qkv.w, w.qkv, {.bias = L.qkv.b.valid() ? &L.qkv.b : nullptr});
+  ops::attention(ctx_, rec, w.qkv, w.qkv, w.qkv, b.cu_seqlens, w.attn,
                  {.num_heads = uint32_t(H_),
                   .num_kv_heads = uint32_t(H_),
                   .head_dim = uint32_t(D_ / H_),
@@ -136,11 +137,12 @@ void Gpt2Runner::run_layer(Recorder& rec, Arena& scratch, const DeviceBatch& b, 
                   .causal = true,
                   .scale = L.scale,
                   .max_seqlen = uint32_t(b.max_seqlen)});
-  ops::gemm(ctx_, rec, attn, L.proj.w, out,
+  ops::gemm(ctx_, rec, w.attn, L.proj.w, out,
             {.bias = L.proj.b.valid() ? &L.proj.b : nullptr, .residual = &in});
-  ops::layer_norm(ctx_, rec, out, nullptr, L.ln2_g, &L.ln2_b, h, eps_);
-  Tensor m = linear(ctx_, rec, scratch, h, L.fc, act_);
-  ops::gemm(ctx_, rec, m, L.fc_proj.w, out,
+  ops::layer_norm(ctx_, rec, out, nullptr, L.ln2_g, &L.ln2_b, w.h, eps_);
+  ops::gemm(ctx_, rec, w.h, L.fc.w, w.mlp,
+            {.bias = L.fc.b.valid() ? &L.fc.b : nullptr, .act = act_});
+  ops::gemm(ctx_, rec, w.mlp, L.fc_proj.w, out,
             {.bias = L.fc_proj.b.valid() ? &L.fc_proj.b : nullptr, .residual = &out});
 }
 
@@ -148,12 +150,14 @@ Tensor Gpt2Runner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b) 
   const int64_t T = b.tokens;
   Tensor x = scratch.alloc(DType::f32, {T, D_});
   ops::embed(ctx_, rec, b.ids, wte_, x, {.pos_ids = &b.positions, .pos_table = &wpe_});
+  const Work w{scratch.alloc(DType::f32, {T, D_}), scratch.alloc(DType::f32, {T, 3 * D_}),
+               scratch.alloc(DType::f32, {T, D_}), scratch.alloc(DType::f32, {T, I_})};
   // layer 0 writes a tensor of its own when the caller captures it; layer 1 reads it back
   Tensor captured;
   if (b.capture_layer1) captured = scratch.alloc(DType::f32, {T, D_});
   for (size_t i = 0; i < layers_.size(); ++i) {
     const bool cap0 = i == 0 && b.capture_layer1, cap1 = i == 1 && b.capture_layer1;
-    run_layer(rec, scratch, b, layers_[i], cap1 ? captured : x, cap0 ? captured : x);
+    run_layer(rec, b, layers_[i], w, cap1 ? captured : x, cap0 ? captured : x);
   }
   if (b.capture_layer1) *b.capture_layer1 = captured;
   const Tensor& last = layers_.size() == 1 && b.capture_layer1 ? captured : x;

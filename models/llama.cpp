@@ -52,9 +52,15 @@ class LlamaRunner final : public ModelRunner {
   void norm(Recorder& rec, const Tensor& x, const Tensor& g, const Tensor& y) const {
     ops::rms_norm(ctx_, rec, x, nullptr, g, y, eps_, v_.gemma_norms ? 1.f : 0.f);
   }
-  void run_layer(Recorder& rec, Arena& scratch, const DeviceBatch& b, const Layer& L,
-                 const Tensor& in, const Tensor& out, const Tensor& freq,
-                 const Tensor* freq_rows) const;
+  // one forward pass's intermediates, shared by every layer
+  struct Work {
+    Tensor h, qkv, q, k, v, qn, kn, attn, t, gu, act;  // [T, *]
+    Tensor freq, freq_rows;  // RoPE frequencies (a table and per-token rows: dynamic NTK)
+  };
+  void project(Recorder& rec, const Tensor& x, const Linear& l, const Tensor& y,
+               const Tensor* residual = nullptr) const;
+  void run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
+                 const Tensor& in, const Tensor& out) const;
 
   Context& ctx_;
   LlamaVariant v_;
@@ -104,8 +110,8 @@ LlamaRunner::LlamaRunner(const RunnerArgs& a, const LlamaVariant& v)
   // length; transformers sets no limit): allow 32 times it, a bound for sizing batches
   if (rope_.per_length()) info_.max_tokens = 32 * cfg.max_position_embeddings;
   const int64_t qkv_w = (Hq_ + 2 * K_) * d_;
-  // x, capture, h, qkv (+ separate q, k, v and their norms), attn, tmp x2, gate_up, act
-  info_.scratch_bytes_per_token = 4 * (3 * D_ + 2 * qkv_w + Hq_ * d_ + 2 * D_ + 3 * I_);
+  // x, capture, final, h, t; qkv (or q, k, v and normed q, k); attn; gate_up, act
+  info_.scratch_bytes_per_token = 4 * (5 * D_ + 2 * qkv_w + Hq_ * d_ + 3 * I_);
   info_.widest_row_bytes = 4 * std::max({qkv_w, 2 * I_, D_});
 
   DeviceWeights& w = weights_;
@@ -166,18 +172,20 @@ LlamaRunner::LlamaRunner(const RunnerArgs& a, const LlamaVariant& v)
   info_.weight_bytes = w.bytes();
 }
 
-// in -> out (out may be in): one decoder layer
-void LlamaRunner::run_layer(Recorder& rec, Arena& scratch, const DeviceBatch& b, const Layer& L,
-                            const Tensor& in, const Tensor& out, const Tensor& freq,
-                            const Tensor* freq_rows) const {
-  const int64_t T = b.tokens;
-  Tensor h = scratch.alloc(DType::f32, {T, D_});
-  Tensor attn = scratch.alloc(DType::f32, {T, Hq_ * d_});
-  norm(rec, in, L.in_norm, h);
+// y = x l.w^T + l.b (+ residual)
+void LlamaRunner::project(Recorder& rec, const Tensor& x, const Linear& l, const Tensor& y,
+                          const Tensor* residual) const {
+  ops::gemm(ctx_, rec, x, l.w, y, {.bias = l.b.valid() ? &l.b : nullptr, .residual = residual});
+}
+
+// in -> out (out may be in): one decoder layer, its intermediates in w
+void LlamaRunner::run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
+                            const Tensor& in, const Tensor& out) const {
+  norm(rec, in, L.in_norm, w.h);
   ops::RopeArgs ra{.head_dim = uint32_t(d_),
-                   .inv_freq = &freq,
+                   .inv_freq = &w.freq,
                    .scale = rope_.attention_scale,
-                   .freq_rows = freq_rows};
+                   .freq_rows = w.freq_rows.valid() ? &w.freq_rows : nullptr};
   ops::AttentionArgs aa{.num_heads = uint32_t(Hq_),
                         .num_kv_heads = uint32_t(K_),
                         .head_dim = uint32_t(d_),
@@ -188,49 +196,44 @@ void LlamaRunner::run_layer(Recorder& rec, Arena& scratch, const DeviceBatch& b,
                         .max_seqlen = uint32_t(b.max_seqlen)};
   if (!v_.qk_norm) {
     const uint32_t row = uint32_t((Hq_ + 2 * K_) * d_);
-    Tensor qkv = linear(ctx_, rec, scratch, h, L.qkv);
+    project(rec, w.h, L.qkv, w.qkv);
     ra.num_heads = uint32_t(Hq_ + K_);  // q and k heads are contiguous
     ra.row_stride = row;
-    ops::rope(ctx_, rec, qkv, b.positions, ra);
+    ops::rope(ctx_, rec, w.qkv, b.positions, ra);
     aa.k_offset = uint32_t(Hq_ * d_);
     aa.v_offset = uint32_t((Hq_ + K_) * d_);
     aa.q_row_stride = aa.kv_row_stride = row;
-    ops::attention(ctx_, rec, qkv, qkv, qkv, b.cu_seqlens, attn, aa);
+    ops::attention(ctx_, rec, w.qkv, w.qkv, w.qkv, b.cu_seqlens, w.attn, aa);
   } else {
-    Tensor q = linear(ctx_, rec, scratch, h, L.q), k = linear(ctx_, rec, scratch, h, L.k);
-    Tensor v = linear(ctx_, rec, scratch, h, L.v);
-    Tensor qn = scratch.alloc(DType::f32, {T, Hq_ * d_}),
-           kn = scratch.alloc(DType::f32, {T, K_ * d_});
-    norm(rec, q.reshaped({T * Hq_, d_}), L.q_norm, qn.reshaped({T * Hq_, d_}));
-    norm(rec, k.reshaped({T * K_, d_}), L.k_norm, kn.reshaped({T * K_, d_}));
+    const int64_t T = b.tokens;
+    project(rec, w.h, L.q, w.q);
+    project(rec, w.h, L.k, w.k);
+    project(rec, w.h, L.v, w.v);
+    norm(rec, w.q.reshaped({T * Hq_, d_}), L.q_norm, w.qn.reshaped({T * Hq_, d_}));
+    norm(rec, w.k.reshaped({T * K_, d_}), L.k_norm, w.kn.reshaped({T * K_, d_}));
     ra.num_heads = uint32_t(Hq_);
-    ops::rope(ctx_, rec, qn, b.positions, ra);
+    ops::rope(ctx_, rec, w.qn, b.positions, ra);
     ra.num_heads = uint32_t(K_);
-    ops::rope(ctx_, rec, kn, b.positions, ra);
-    ops::attention(ctx_, rec, qn, kn, v, b.cu_seqlens, attn, aa);
+    ops::rope(ctx_, rec, w.kn, b.positions, ra);
+    ops::attention(ctx_, rec, w.qn, w.kn, w.v, b.cu_seqlens, w.attn, aa);
   }
-  Tensor gu = scratch.alloc(DType::f32, {T, 2 * I_});
-  Tensor act = scratch.alloc(DType::f32, {T, I_});
-  if (v_.sandwich_norms) {
-    Tensor t = linear(ctx_, rec, scratch, attn, L.o);
-    norm(rec, t, L.post_attn_norm, h);
-    ops::add(ctx_, rec, in, h, out);
-    norm(rec, out, L.pre_ff_norm, h);
-    ops::gemm(ctx_, rec, h, L.gate_up.w, gu,
-              {.bias = L.gate_up.b.valid() ? &L.gate_up.b : nullptr});
-    ops::glu(ctx_, rec, gu, act, act_);
-    Tensor m = linear(ctx_, rec, scratch, act, L.down);
-    norm(rec, m, L.post_ff_norm, h);
-    ops::add(ctx_, rec, out, h, out);
+  if (v_.sandwich_norms) {  // Gemma 2: x += norm(branch)
+    project(rec, w.attn, L.o, w.t);
+    norm(rec, w.t, L.post_attn_norm, w.h);
+    ops::add(ctx_, rec, in, w.h, out);
+    norm(rec, out, L.pre_ff_norm, w.h);
+    project(rec, w.h, L.gate_up, w.gu);
+    ops::glu(ctx_, rec, w.gu, w.act, act_);
+    project(rec, w.act, L.down, w.t);
+    norm(rec, w.t, L.post_ff_norm, w.h);
+    ops::add(ctx_, rec, out, w.h, out);
     return;
   }
-  ops::gemm(ctx_, rec, attn, L.o.w, out,
-            {.bias = L.o.b.valid() ? &L.o.b : nullptr, .residual = &in});
-  norm(rec, out, L.post_attn_norm, h);
-  ops::gemm(ctx_, rec, h, L.gate_up.w, gu, {.bias = L.gate_up.b.valid() ? &L.gate_up.b : nullptr});
-  ops::glu(ctx_, rec, gu, act, act_);
-  ops::gemm(ctx_, rec, act, L.down.w, out,
-            {.bias = L.down.b.valid() ? &L.down.b : nullptr, .residual = &out});
+  project(rec, w.attn, L.o, out, &in);
+  norm(rec, out, L.post_attn_norm, w.h);
+  project(rec, w.h, L.gate_up, w.gu);
+  ops::glu(ctx_, rec, w.gu, w.act, act_);
+  project(rec, w.act, L.down, out, &out);
 }
 
 Tensor LlamaRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b) {
@@ -238,9 +241,24 @@ Tensor LlamaRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b)
   Tensor x = scratch.alloc(DType::f32, {T, D_});
   ops::embed(ctx_, rec, b.ids, embed_, x, {.word_scale = v_.embed_scale});
 
+  Work w;
+  w.h = scratch.alloc(DType::f32, {T, D_});
+  w.attn = scratch.alloc(DType::f32, {T, Hq_ * d_});
+  if (v_.qk_norm) {
+    w.q = scratch.alloc(DType::f32, {T, Hq_ * d_});
+    w.k = scratch.alloc(DType::f32, {T, K_ * d_});
+    w.v = scratch.alloc(DType::f32, {T, K_ * d_});
+    w.qn = scratch.alloc(DType::f32, {T, Hq_ * d_});
+    w.kn = scratch.alloc(DType::f32, {T, K_ * d_});
+  } else {
+    w.qkv = scratch.alloc(DType::f32, {T, (Hq_ + 2 * K_) * d_});
+  }
+  if (v_.sandwich_norms) w.t = scratch.alloc(DType::f32, {T, D_});
+  w.gu = scratch.alloc(DType::f32, {T, 2 * I_});
+  w.act = scratch.alloc(DType::f32, {T, I_});
+
   // dynamic NTK RoPE: one frequency row per distinct sequence length above max_position_embeddings
-  Tensor freq = inv_freq_, rows_t;
-  const Tensor* freq_rows = nullptr;
+  w.freq = inv_freq_;
   if (rope_.per_length()) {
     if (int64_t(b.seq_lengths.size()) != b.seqs || int64_t(b.host_cu_seqlens.size()) != b.seqs + 1)
       throw Error(ErrorKind::internal,
@@ -263,11 +281,10 @@ Tensor LlamaRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b)
       rows.insert(rows.end(),
                   size_t(b.host_cu_seqlens[size_t(sq) + 1] - b.host_cu_seqlens[size_t(sq)]), r);
     }
-    freq = scratch.alloc(DType::f32, {int64_t(lengths.size()), d_ / 2});
-    ctx_.upload(freq, table.data(), table.size() * 4);
-    rows_t = scratch.alloc(DType::i32, {T});
-    ctx_.upload(rows_t, rows.data(), rows.size() * 4);
-    freq_rows = &rows_t;
+    w.freq = scratch.alloc(DType::f32, {int64_t(lengths.size()), d_ / 2});
+    ctx_.upload(w.freq, table.data(), table.size() * 4);
+    w.freq_rows = scratch.alloc(DType::i32, {T});
+    ctx_.upload(w.freq_rows, rows.data(), rows.size() * 4);
   }
 
   // layer 0 writes a tensor of its own when the caller captures it; layer 1 reads it back
@@ -275,8 +292,7 @@ Tensor LlamaRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b)
   if (b.capture_layer1) captured = scratch.alloc(DType::f32, {T, D_});
   for (size_t i = 0; i < layers_.size(); ++i) {
     const bool cap0 = i == 0 && b.capture_layer1, cap1 = i == 1 && b.capture_layer1;
-    run_layer(rec, scratch, b, layers_[i], cap1 ? captured : x, cap0 ? captured : x, freq,
-              freq_rows);
+    run_layer(rec, b, layers_[i], w, cap1 ? captured : x, cap0 ? captured : x);
   }
   if (b.capture_layer1) *b.capture_layer1 = captured;
   const Tensor& last = layers_.size() == 1 && b.capture_layer1 ? captured : x;
