@@ -9,6 +9,7 @@
 
 #include "engine/engine_impl.h"
 #include "models/config.h"
+#include "models/decoder_heads.h"
 #include "models/hub_cache.h"
 #ifdef VKCLS_HAVE_HUB_DOWNLOAD
 #include "models/hub_download.h"
@@ -87,8 +88,10 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
 
   ModelConfig cfg;
   SentenceTransformersInfo st;
+  bool converted = false;
   try {
     cfg = load_model_config(o.model_dir, o.hf_overrides);
+    converted = apply_classifier_conversion(cfg);  // vLLM's --convert classify
     st = load_sentence_transformers_info(o.model_dir);
   } catch (const ConfigError& e) {
     throw Error(ErrorKind::model, e.what());
@@ -111,7 +114,24 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   Context& ctx = *dev->ctx;
   const DType dt = choose_dtype(ctx, o.dtype);
   try {
-    dev->runner = create_runner({ctx, cfg, *dev->store, dt});
+    // classifier_from_token names vocabulary strings: the tokenizer resolves them (loaded on
+    // demand)
+    std::shared_ptr<Tokenizer> tok;
+    auto token_to_id = [&tok, dir = o.model_dir](const std::string& t) -> std::optional<int32_t> {
+      if (!tok) {
+        const fs::path file = fs::path(dir) / "tokenizer.json";
+        if (!fs::exists(file))
+          throw Error(ErrorKind::model,
+                      fmt::format("classifier_from_token needs {}", file.string()));
+        try {
+          tok = std::make_shared<Tokenizer>(Tokenizer::from_file(file.string()));
+        } catch (const TokenizerError& e) {
+          throw Error(ErrorKind::model, e.what());
+        }
+      }
+      return tok->token_to_id(t);
+    };
+    dev->runner = create_runner({ctx, cfg, *dev->store, dt, token_to_id});
   } catch (const SafetensorsError& e) {
     throw Error(ErrorKind::model, e.what());
   } catch (const VulkanError& e) {
@@ -181,7 +201,7 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   info.activation = activation_name(activation_for(cfg.problem_type, labels, st.activation_fn));
 
   parts.frontend = std::make_unique<FrontEnd>(
-      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size});
+      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size, converted});
   const TokenStrings& strings = parts.frontend->token_strings();
   OutputSpec& out = parts.output;
   out.activation = activation_for(cfg.problem_type, labels, st.activation_fn);

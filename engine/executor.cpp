@@ -94,6 +94,8 @@ void DeviceExecutor::record(Slot& s, const std::vector<ExecItem>& items) {
   ctx_.upload(b.positions, pos.data(), pos.size() * 4);
   ctx_.upload(b.type_ids, types.data(), types.size() * 4);
   ctx_.upload(b.cu_seqlens, cu.data(), cu.size() * 4);
+  b.host_cu_seqlens = cu;
+  for (const ExecItem& it : items) b.seq_lengths.push_back(int64_t(it.ids->size()));
   Tensor layer1;
   bool want_layer1 = std::any_of(items.begin(), items.end(),
                                  [](const ExecItem& i) { return i.head == HeadKind::hidden1; });

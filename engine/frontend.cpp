@@ -103,7 +103,10 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
       out.windows.push_back(std::move(s));
       return out;
     }
-    if (in.text.empty()) throw invalid("text: input is empty", "input");
+    const bool join = in.text_pair && limits_.pair_as_one_text;
+    const std::string joined = join ? in.text + *in.text_pair : std::string();
+    const std::string& text = join ? joined : in.text;
+    if (text.empty()) throw invalid("text: input is empty", "input");
     // max_length 0 = off; a null pointer would apply tokenizer.json's own "truncation"
     // block, which vLLM ignores (truncation is per request).
     TruncationParams tp;
@@ -120,8 +123,9 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
             "stride");
       tp.stride = size_t(p.stride);
     }
-    Encoding e = in.text_pair ? tok_->encode_pair(in.text, *in.text_pair, p.add_special_tokens, &tp)
-                              : tok_->encode(in.text, p.add_special_tokens, &tp);
+    Encoding e = in.text_pair && !join
+                     ? tok_->encode_pair(in.text, *in.text_pair, p.add_special_tokens, &tp)
+                     : tok_->encode(text, p.add_special_tokens, &tp);
     std::vector<Encoding> extra = p.stride > 0 ? std::move(e.overflowing) : std::vector<Encoding>{};
     e.overflowing.clear();
     out.windows.push_back(from_encoding(std::move(e)));

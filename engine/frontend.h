@@ -21,6 +21,9 @@ struct FrontEndLimits {
   int64_t max_model_len = 0;    // tokens per sequence
   int64_t vocab_size = 0;       // ids must be below this (the embedding table's rows)
   int64_t type_vocab_size = 0;  // 0: the model has no token types (pairs give type 0 everywhere)
+  // vLLM's use_pad_token false (a *ForCausalLM converted by classifier_from_token): a pair is
+  // scored as one text, query + document with no separator, tokenized with the specials
+  bool pair_as_one_text = false;
 };
 
 // One tokenized unit of work: a whole input, or one window of a strided text.

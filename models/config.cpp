@@ -98,8 +98,8 @@ FamilyDefaults family_defaults(const std::string& t) {
   } else if (t == "gpt2") {
     d.hidden_act = "gelu_new", d.layer_norm_eps = 1e-5, d.max_position_embeddings = 1024;
     d.type_vocab_size = 0, d.pad_token_id = -1;
-  } else if (t == "llama" || t == "mistral" || t == "qwen2" || t == "qwen3" || t == "gemma" ||
-             t == "gemma2" || t == "gemma3_text") {
+  } else if (t == "llama" || t == "llama_bidirec" || t == "mistral" || t == "qwen2" ||
+             t == "qwen3" || t == "gemma" || t == "gemma2" || t == "gemma3_text") {
     d.hidden_act = t.rfind("gemma", 0) == 0 ? "gelu_pytorch_tanh" : "silu";
     d.max_position_embeddings = t == "llama" ? 2048 : t.rfind("qwen", 0) == 0 ? 32768 : 8192;
     d.type_vocab_size = 0, d.pad_token_id = -1, d.position_embedding_type = "rope";

@@ -11,6 +11,9 @@ namespace vkcls {
 std::unique_ptr<ModelRunner> make_bert(const RunnerArgs& a);        // models/bert.cpp
 std::unique_ptr<ModelRunner> make_modernbert(const RunnerArgs& a);  // models/modernbert.cpp
 std::unique_ptr<ModelRunner> make_gte(const RunnerArgs& a);         // models/gte.cpp
+std::unique_ptr<ModelRunner> make_gpt2(const RunnerArgs& a);        // models/gpt2.cpp
+std::unique_ptr<ModelRunner> make_llama(const RunnerArgs& a);       // models/llama.cpp
+std::unique_ptr<ModelRunner> make_gemma(const RunnerArgs& a);       // models/gemma.cpp
 
 namespace {
 
@@ -21,9 +24,14 @@ struct Family {
 };
 
 const Family kFamilies[] = {
-    {"bert", make_bert},      {"roberta", make_bert}, {"xlm-roberta", make_bert},
-    {"camembert", make_bert}, {"ernie", make_bert},   {"distilbert", make_bert},
-    {"electra", make_bert},   {"modernbert", make_modernbert}, {"new", make_gte},
+    {"bert", make_bert},        {"roberta", make_bert},
+    {"xlm-roberta", make_bert}, {"camembert", make_bert},
+    {"ernie", make_bert},       {"distilbert", make_bert},
+    {"electra", make_bert},     {"modernbert", make_modernbert},
+    {"new", make_gte},          {"gpt2", make_gpt2},
+    {"llama", make_llama},      {"llama_bidirec", make_llama},
+    {"qwen2", make_llama},      {"qwen3", make_llama},
+    {"gemma", make_gemma},      {"gemma2", make_gemma},
 };
 
 }  // namespace

@@ -2,7 +2,9 @@
 // implements it. Adding a family = one models/<family>.cpp + one line in registry.cpp + its
 // golden fixtures.
 #pragma once
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,8 @@ struct RunnerArgs {
   const ModelConfig& cfg;
   const WeightStore& store;
   DType dtype;  // matrices on the device: f32 or f16
+  // the tokenizer's convert_tokens_to_ids (vLLM's classifier_from_token); empty: no tokenizer
+  std::function<std::optional<int32_t>(const std::string&)> token_to_id = {};
 };
 
 // Throws Error(model) naming the model type and the supported ones.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "poolers/head.h"
 #include "poolers/pooling.h"
@@ -26,6 +27,10 @@ struct DeviceBatch {
   Tensor slot_mapping;  // [T]: the KV slot each new token is written to
   int64_t max_context = 0;
   Tensor* capture_layer1 = nullptr;  // tests: receives the hidden state after the first layer
+  // host copies: cu_seqlens, and each sequence's whole length (a chunk may hold part of it);
+  // dynamic NTK RoPE picks frequencies by length
+  std::vector<int32_t> host_cu_seqlens;
+  std::vector<int64_t> seq_lengths;
 };
 
 struct RunnerInfo {

@@ -47,6 +47,7 @@ struct AttentionArgs {
   bool causal = false;
   uint32_t window = 0;
   float scale = 0;          // 0: 1/sqrt(head_dim)
+  float softcap = 0;  // > 0: scores = softcap * tanh(scores / softcap) (Gemma 2), before masking
   uint32_t max_seqlen = 0;  // longest sequence in the batch (sizes the grid)
 };
 void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -80,16 +81,22 @@ void embed(Context& ctx, Recorder& rec, const Tensor& ids, const Tensor& word_ta
            const Tensor& y, const EmbedArgs& args = {});
 
 // In-place rotary embedding of num_heads heads starting at element `offset` of each row.
-// inv_freq: f32 [rotary_dim / 2], the frequencies (theta and any scaling applied on the host).
+// inv_freq: f32 [rotary_dim / 2], the frequencies (theta and any scaling applied on the host);
+// or, with freq_rows (i32 [T]), a table f32 [R, rotary_dim / 2] of which token t uses row
+// freq_rows[t] (dynamic NTK RoPE: each sequence of a batch gets frequencies for its length).
 struct RopeArgs {
   uint32_t num_heads = 0, head_dim = 0, rotary_dim = 0;  // rotary_dim 0: head_dim
   uint32_t offset = 0, row_stride = 0;                   // row_stride 0: dense
   bool neox = true;
   const Tensor* inv_freq = nullptr;
   float scale = 1.f;  // multiplies cos and sin (YaRN's attention factor)
+  const Tensor* freq_rows = nullptr;
 };
 void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
           const RopeArgs& args);
+
+// y = a + b elementwise; a, b, y: f32 of one shape (y may alias a or b).
+void add(Context& ctx, Recorder& rec, const Tensor& a, const Tensor& b, const Tensor& y);
 
 // y[t, f] = act(x[t, f]) * x[t, F + f];  x: [T, 2F], y: [T, F]  (GeGLU, SwiGLU)
 void glu(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, Act act);

@@ -2,13 +2,21 @@
 // Flash attention over packed variable-length sequences (no padding, no [seq, seq]
 // buffer). One workgroup = BR query rows of one head of one sequence; keys and
 // values stream through shared memory BC at a time with an online softmax.
-// Grid: x = query block, y = head, z = sequence. head_dim <= 128.
+// Grid: x = query block, y = head, z = sequence. head_dim <= 128, or <= 256 in the HEAD_DIM_256
+// variant (Gemma), whose smaller tiles keep shared memory within 32 KiB.
 //   q row t, head h: q[q_offset + t * q_row_stride + h * D + d]   (k, v likewise, kv head h / group)
 //   out row t, head h: out[t * o_row_stride + h * D + d]
+// Scores: (q * scale) . k, then softcap * tanh(score / softcap) when softcap > 0 (Gemma 2), then
+// the causal / window mask.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
-const uint BR = 16, BC = 16, DMAX = 128, THREADS = 128;
+#ifdef HEAD_DIM_256
+const uint BR = 8, BC = 8, DMAX = 256;
+#else
+const uint BR = 16, BC = 16, DMAX = 128;
+#endif
+const uint THREADS = 128, OCOLS = THREADS / BR;  // OCOLS threads share one output row
 layout(local_size_x = THREADS) in;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
@@ -42,10 +50,10 @@ void main() {
     row_max[t] = MASKED;
     row_sum[t] = 0.0;
   }
-  // this thread's slice of the output: row orow, dims odim + 8 * i
-  const uint orow = t / 8, odim = t % 8;
-  float acc[DMAX / 8];
-  for (uint i = 0; i < DMAX / 8; ++i) acc[i] = 0.0;
+  // this thread's slice of the output: row orow, dims odim + OCOLS * i
+  const uint orow = t / OCOLS, odim = t % OCOLS;
+  float acc[DMAX / OCOLS];
+  for (uint i = 0; i < DMAX / OCOLS; ++i) acc[i] = 0.0;
 
   // keys this block can see
   const uint q_last = min(len, q0 + BR) - 1;
@@ -71,6 +79,7 @@ void main() {
       float dot = 0.0;
       if (visible)
         for (uint d = 0; d < D; ++d) dot += qs[r][d] * ks[j][d];
+      if (p.softcap > 0.0) dot = p.softcap * tanh(clamp(dot / p.softcap, -15.0, 15.0));
       s[r][j] = visible ? dot : MASKED;
     }
     barrier();
@@ -94,8 +103,8 @@ void main() {
     }
     barrier();
     const float alpha = row_alpha[orow];
-    for (uint i = 0; i < DMAX / 8; ++i) {
-      uint d = odim + 8 * i;
+    for (uint i = 0; i < DMAX / OCOLS; ++i) {
+      uint d = odim + OCOLS * i;
       if (d < D) {
         float a = acc[i] * alpha;
         for (uint j = 0; j < BC; ++j) a += s[orow][j] * vs[j][d];
@@ -107,8 +116,8 @@ void main() {
   if (q0 + orow < len) {
     float l = row_sum[orow];
     float inv = l > 0.0 ? 1.0 / l : 0.0;  // a row that saw no key (cannot happen unmasked) stays 0
-    for (uint i = 0; i < DMAX / 8; ++i) {
-      uint d = odim + 8 * i;
+    for (uint i = 0; i < DMAX / OCOLS; ++i) {
+      uint d = odim + OCOLS * i;
       if (d < D) o[(start + q0 + orow) * p.o_row_stride + h * D + d] = acc[i] * inv;
     }
   }

@@ -1,7 +1,7 @@
 #version 450
 // Attention over packed variable-length sequences, for CPU Vulkan drivers (lavapipe): no
 // shared memory, no barriers, no [seq, seq] buffer. The same semantics as attention.comp
-// (cu_seqlens, grouped KV heads, causal, window, scale; see shaders/op_params.h).
+// (cu_seqlens, grouped KV heads, causal, window, scale, softcap; see shaders/op_params.h).
 //
 // A workgroup is one subgroup of 8 lanes; lane l owns query row q0 + l of head h of
 // sequence seq (grid: x = query block of 8, y = head, z = sequence), keeps that row of q
@@ -83,6 +83,7 @@ void main() {
       const uint kj = kb + j;
       const bool visible = q_valid && kj < k_end && (p.causal == 0 || kj <= qi) &&
                            (p.window == 0 || (qi > kj ? qi - kj : kj - qi) < p.window);
+      if (p.softcap > 0.0) s[j] = p.softcap * tanh(clamp(s[j] / p.softcap, -15.0, 15.0));  // Gemma 2
       s[j] = visible ? s[j] : MASKED;
       m_new = max(m_new, s[j]);
     }

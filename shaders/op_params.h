@@ -46,6 +46,7 @@ VKCLS_STRUCT AttentionParams {
   uint window;           // 0: unlimited; else a query sees keys with |q - k| < window
                          // (causal: Mistral-style q - k < window; ModernBERT local 128: window 65)
   float scale;           // usually 1/sqrt(head_dim)
+  float softcap;         // > 0: scores = softcap * tanh(scores / softcap) before the mask (Gemma 2)
 };
 
 // Row-wise softmax or elementwise sigmoid of (x * scale + bias).
@@ -89,6 +90,13 @@ VKCLS_STRUCT RopeParams {
   uint row_stride;
   uint neox;             // 1: rotate halves (GPT-NeoX / Llama); 0: interleaved pairs (GPT-J)
   float scale;           // cos and sin are multiplied by it (YaRN's attention factor; 1 otherwise)
+  uint has_freq_rows;    // 1: token t uses row freq_rows[t] of the inv_freq table
+  uint freq_table_rows;  // rows of inv_freq [rows, rotary_dim/2] (1 without freq_rows)
+};
+
+// y = a + b elementwise over n floats
+VKCLS_STRUCT AddParams {
+  uint n;
 };
 
 // y[t, f] = act(x[t, f]) * x[t, F + f]   (x: [T, 2F], y: [T, F])

@@ -8,7 +8,8 @@
 // angle = positions[t] * inv_freq[i] in fp32 as Hugging Face computes it; inv_freq [rotary_dim/2]
 // comes from the host (models/blocks.cpp: rope_inv_freq, with any rope_scaling applied), so its
 // bits equal torch's: a device pow() a few ulp off moves angles near position 8k by 1e-3 rad.
-// positions: [tokens] i32.
+// positions: [tokens] i32. With has_freq_rows, inv_freq is a table [freq_table_rows, rotary_dim/2]
+// and token t reads row freq_rows[t] (dynamic NTK: per-sequence frequencies in one batch).
 // One invocation per pair: tokens * num_heads * rotary_dim/2 of them.
 #include "common.glsl"
 #include "grid.glsl"
@@ -19,6 +20,7 @@ layout(local_size_x = WG) in;
 layout(std430, binding = 0) readonly buffer Positions { int positions[]; };
 layout(std430, binding = 1) buffer X { float x[]; };
 layout(std430, binding = 2) readonly buffer InvFreq { float inv_freq[]; };
+layout(std430, binding = 3) readonly buffer FreqRows { int freq_rows[]; };  // bound to positions when unused
 layout(push_constant) uniform Push { RopeParams p; };
 
 void main() {
@@ -29,7 +31,8 @@ void main() {
   uint th = i / half_dim;
   uint h = th % p.num_heads, t = th / p.num_heads;
 
-  precise float angle = float(positions[t]) * inv_freq[k];
+  uint frow = p.has_freq_rows != 0 ? min(uint(freq_rows[t]), p.freq_table_rows - 1) : 0;
+  precise float angle = float(positions[t]) * inv_freq[frow * half_dim + k];
   // Reduce to [-pi, pi] (where GPU sin/cos are specified) with 2*pi split in
   // three parts; n * TWO_PI_HI is exact for |n| < 2^16.
   const float TWO_PI_HI = 6.28125;                // 8 significant bits

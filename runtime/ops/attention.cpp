@@ -16,9 +16,9 @@ static void expect(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("attention: " + what);
 }
 
-// attention.comp (shared-memory tiles) handles head_dim up to 128; attention_cpu.comp (CPU
-// drivers: texel fetches and subgroup broadcasts) up to 256, in multiples of 4.
-constexpr uint32_t kTiledMaxHeadDim = 128, kCpuMaxHeadDim = 256;
+// attention.comp (shared-memory tiles; its HEAD_DIM_256 variant past 128) and attention_cpu.comp
+// (CPU drivers: texel fetches and subgroup broadcasts, multiples of 4) take head_dim up to 256.
+constexpr uint32_t kMaxHeadDim = 256;
 
 // Whether attention_cpu.comp can run these arguments on this device: vec4 texels need
 // element offsets and strides in whole texels and tensors at 16-byte offsets.
@@ -26,7 +26,7 @@ static bool cpu_kernel_runs(Context& ctx, const params::AttentionParams& p, cons
                             const Tensor& k, const Tensor& v) {
   const DeviceInfo& d = ctx.info();
   bool ok = d.texel_buffer_f32x4 && d.subgroup_ballot && d.subgroup_size >= 8 &&
-            p.head_dim % 4 == 0 && p.head_dim <= kCpuMaxHeadDim;
+            p.head_dim % 4 == 0 && p.head_dim <= kMaxHeadDim;
   for (uint32_t e : {p.q_offset, p.k_offset, p.v_offset, p.q_row_stride, p.kv_row_stride})
     ok = ok && e % 4 == 0;
   for (const Tensor* t : {&q, &k, &v})
@@ -51,8 +51,9 @@ void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, co
   const uint32_t H = a.num_heads, Hkv = a.num_kv_heads ? a.num_kv_heads : a.num_heads,
                  D = a.head_dim;
   expect(H > 0 && D > 0, "num_heads and head_dim must be set");
-  expect(D <= kCpuMaxHeadDim,
-         fmt::format("head_dim {} is over the limit of {}", D, kCpuMaxHeadDim));
+  expect(D <= kMaxHeadDim, fmt::format("head_dim {} is over the limit of {}", D, kMaxHeadDim));
+  expect(a.softcap >= 0 && std::isfinite(a.softcap),
+         fmt::format("softcap {} must be finite and >= 0", a.softcap));
   expect(H % Hkv == 0, fmt::format("num_heads {} is not a multiple of num_kv_heads {}", H, Hkv));
   expect(q.dtype == DType::f32 && k.dtype == DType::f32 && v.dtype == DType::f32 &&
              o.dtype == DType::f32,
@@ -90,6 +91,7 @@ void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, co
   expect(last(p.v_offset, p.kv_row_stride, Hkv) <= uint64_t(v.numel()),
          fmt::format("v {} too small for {} tokens", v.describe(), T));
 
+  p.softcap = a.softcap;
   if (use_cpu_kernel(ctx, p, q, k, v)) {
     PipelineDesc desc{"attention_cpu", 5, sizeof(p), {}};
     desc.texel_bindings = 0b111;  // q, k, v
@@ -99,12 +101,11 @@ void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, co
                  num_seqs);  // 8 query rows per workgroup
     return;
   }
-  expect(D <= kTiledMaxHeadDim,
-         fmt::format("head_dim {} is over the limit of {} of this device's kernel (the CPU-driver "
-                     "kernel takes up to {} in multiples of 4)",
-                     D, kTiledMaxHeadDim, kCpuMaxHeadDim));
-  const Pipeline& pl = ctx.pipelines().get({"attention", 5, sizeof(p), {}});
-  const uint32_t BR = 16;
+  // head_dim over 128: the tiled kernel's variant with 8 x 8 tiles (see attention.comp)
+  const bool wide = D > 128;
+  const Pipeline& pl =
+      ctx.pipelines().get({wide ? "attention_d256" : "attention", 5, sizeof(p), {}});
+  const uint32_t BR = wide ? 8 : 16;
   rec.dispatch(pl, {in(q), in(k), in(v), in(cu_seqlens), out(o)}, p, (a.max_seqlen + BR - 1) / BR,
                H, num_seqs);
 }

@@ -30,7 +30,18 @@ void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
                          x.describe(), span, args.offset, args.num_heads, args.head_dim, stride));
   if (!args.inv_freq) fail(op, "inv_freq is missing (f32 [rotary_dim / 2])");
   expect_dtype(op, "inv_freq", *args.inv_freq, DType::f32);
-  expect_shape(op, "inv_freq", *args.inv_freq, {int64_t(rotary / 2)}, "[rotary_dim / 2]");
+  int64_t table_rows = 1;
+  if (args.freq_rows) {
+    expect_dtype(op, "freq_rows", *args.freq_rows, DType::i32);
+    expect_shape(op, "freq_rows", *args.freq_rows, {tokens}, "[tokens] (x.shape[0])");
+    expect_rank(op, "inv_freq", *args.inv_freq, 2);
+    table_rows = args.inv_freq->dim(0);
+    expect_shape(op, "inv_freq", *args.inv_freq, {table_rows, int64_t(rotary / 2)},
+                 "[rows, rotary_dim / 2]");
+    if (table_rows < 1) fail(op, "inv_freq has no rows");
+  } else {
+    expect_shape(op, "inv_freq", *args.inv_freq, {int64_t(rotary / 2)}, "[rotary_dim / 2]");
+  }
   if (tokens == 0 || rotary == 0) return;
 
   params::RopeParams p{};
@@ -42,9 +53,14 @@ void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
   p.row_stride = uint32_t(stride);
   p.neox = args.neox ? 1 : 0;
   p.scale = args.scale;
-  const Pipeline& pl = ctx.pipelines().get(PipelineDesc{"rope", 3, sizeof(p), {}});
+  p.has_freq_rows = args.freq_rows ? 1 : 0;
+  p.freq_table_rows = uint32_t(table_rows);
+  const Pipeline& pl = ctx.pipelines().get(PipelineDesc{"rope", 4, sizeof(p), {}});
   Grid g = grid_for(ctx, div_up(uint64_t(tokens) * args.num_heads * (rotary / 2), kWorkgroup));
-  rec.dispatch(pl, {in(positions), inout(x), in(*args.inv_freq)}, p, g.x, g.y);
+  rec.dispatch(pl,
+               {in(positions), inout(x), in(*args.inv_freq),
+                in(args.freq_rows ? *args.freq_rows : positions)},
+               p, g.x, g.y);
 }
 
 }  // namespace vkcls::ops

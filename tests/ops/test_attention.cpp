@@ -1,9 +1,7 @@
 // attention against a double-precision CPU reference: packed sequences of mixed
-// lengths, head dims 32..128, grouped KV heads, causal, sliding window, fused qkv rows.
+// lengths, head dims 32..256, grouped KV heads, causal, sliding window, fused qkv rows, scores
+// soft-capped (Gemma 2) with a scale other than head_dim^-0.5.
 #include <fmt/format.h>
-
-#include <cstdlib>
-#include <string>
 
 #include "tests/ops/op_test.h"
 
@@ -16,6 +14,8 @@ struct Case {
   bool causal;
   uint32_t window;
   bool fused;  // q, k, v as column blocks of one [T, (H + 2 Hkv) * D] tensor
+  float softcap = 0;  // > 0: scores = softcap * tanh(scores / softcap)
+  float scale = 0;    // 0: head_dim^-0.5
 };
 
 // out[t, h*D + d] = sum_j softmax_j(q_t . k_j * scale) v_j[d], over visible keys j of t's sequence
@@ -30,7 +30,7 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
     return qkv[base + t * (which == 0 ? H : Hk) * D + h * D + d];
   };
   std::vector<double> out(T * H * D, 0.0);
-  double scale = 1.0 / std::sqrt(double(D));
+  double scale = c.scale != 0 ? double(c.scale) : 1.0 / std::sqrt(double(D));
   size_t start = 0;
   for (int len : c.lens) {
     for (int qi = 0; qi < len; ++qi)
@@ -46,6 +46,7 @@ std::vector<double> ref_attention(const std::vector<float>& qkv, const Case& c, 
           double s = 0;
           for (uint32_t d = 0; d < D; ++d) s += at(0, start + qi, h, d) * at(1, start + kj, kh, d);
           w[kj] = s * scale;
+          if (c.softcap > 0) w[kj] = c.softcap * std::tanh(w[kj] / c.softcap);
           mx = std::max(mx, w[kj]);
         }
         double sum = 0;
@@ -66,10 +67,6 @@ class Attention : public OpTest, public ::testing::WithParamInterface<Case> {};
 
 TEST_P(Attention, MatchesReference) {
   const Case& c = GetParam();
-  const char* kernel = std::getenv("VKCLS_ATTENTION");
-  if (c.head_dim > 128 && kernel && std::string(kernel) == "tiled")
-    GTEST_SKIP() << "the tiled kernel stops at head_dim 128 (AttentionRejectsBadArguments checks "
-                    "it says so)";
   std::vector<int32_t> cu = {0};
   int max_len = 0;
   for (int l : c.lens) {
@@ -86,6 +83,8 @@ TEST_P(Attention, MatchesReference) {
                        .head_dim = D,
                        .causal = c.causal,
                        .window = c.window,
+                       .scale = c.scale,
+                       .softcap = c.softcap,
                        .max_seqlen = uint32_t(max_len)};
   Recorder rec(ctx());
   if (c.fused) {
@@ -113,9 +112,10 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
   std::string lens;
   for (int l : c.lens) lens += fmt::format("_{}", l);
-  return fmt::format("L{}_H{}kv{}_D{}{}{}{}", lens, c.heads, c.kv_heads, c.head_dim,
+  return fmt::format("L{}_H{}kv{}_D{}{}{}{}{}", lens, c.heads, c.kv_heads, c.head_dim,
                      c.causal ? "_causal" : "", c.window ? fmt::format("_win{}", c.window) : "",
-                     c.fused ? "_fused" : "");
+                     c.fused ? "_fused" : "",
+                     c.softcap > 0 ? fmt::format("_cap{}", int(c.softcap * 10)) : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -134,7 +134,12 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{45, 8}, 4, 2, 256, true, 0, false},           // Gemma-like head dim 256
         Case{{23, 1, 12}, 2, 1, 256, false, 7, true},       // 256, window, multi-query
         Case{{19, 5}, 3, 3, 6, false, 0, false},            // head dim not a multiple of 4
-        Case{{9}, 2, 2, 20, true, 3, true}),                // causal window, short
+        Case{{9}, 2, 2, 20, true, 3, true},                 // causal window, short
+        Case{{1, 17, 300}, 2, 1, 256, true, 0, false},      // Gemma: head dim 256, MQA
+        Case{{9, 70}, 4, 2, 256, true, 8, true},            // head dim 256, window 8, fused
+        Case{{1, 9, 130}, 4, 2, 32, true, 8, false, 5.f, 0.2041241f},  // Gemma 2 sliding
+        Case{{17, 100}, 4, 2, 32, true, 0, true, 1.f, 0.2041241f},     // a hard cap
+        Case{{40}, 2, 2, 256, false, 0, false, 2.f}),                  // cap, d 256
     case_name);
 
 TEST_F(OpTest, AttentionRejectsBadArguments) {
@@ -142,16 +147,12 @@ TEST_F(OpTest, AttentionRejectsBadArguments) {
   Recorder rec(ctx());
   ops::AttentionArgs a{.num_heads = 2, .num_kv_heads = 2, .head_dim = 32, .max_seqlen = 4};
   EXPECT_NO_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a));
-  a.head_dim = 260;  // over every kernel's limit (CPU drivers: 256, the tiled kernel: 128)
+  a.head_dim = 260;  // over every kernel's limit of 256
   EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
-  const char* kernel = std::getenv("VKCLS_ATTENTION");
-  if (ctx().info().type != VK_PHYSICAL_DEVICE_TYPE_CPU ||
-      (kernel && std::string(kernel) == "tiled")) {
-    Tensor q2 = arena().alloc(DType::f32, {4, 512});
-    a.head_dim = 256;
-    EXPECT_THROW(ops::attention(ctx(), rec, q2, q2, q2, cu, q2, a), std::invalid_argument);
-  }
   a.head_dim = 32;
+  a.softcap = -1;
+  EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
+  a.softcap = 0;
   a.num_kv_heads = 3;
   EXPECT_THROW(ops::attention(ctx(), rec, q, q, q, cu, q, a), std::invalid_argument);
   rec.submit_and_wait();

@@ -1,4 +1,5 @@
-// ops::rope (NeoX and GPT-J layouts, partial rotary, q and k of a fused qkv row)
+// ops::rope (NeoX and GPT-J layouts, partial rotary, q and k of a fused qkv row, per-token
+// frequency rows)
 // against tests/ops/cpu_reference.cpp (double).
 #include <cmath>
 
@@ -104,6 +105,47 @@ TEST_F(RopeTest, LongPositionsAndScale) {
   check({64, 2, 2, 64, 64, true, 160000.f, 8192}, 400);
   check({16, 2, 1, 256, 256, true, 10000.f, 8192}, 410);  // Gemma's head_dim
   check({16, 2, 1, 128, 128, true, 10000.f, 4096, 1.2f}, 420);  // YaRN's attention factor
+}
+
+// Dynamic NTK RoPE: a table of frequency rows, token t rotated with row freq_rows[t] (one batch
+// holds sequences of different lengths, each with its own frequencies).
+TEST_F(RopeTest, PerTokenFrequencyRows) {
+  const int64_t T = 300, H = 3, D = 64, row = H * D;
+  auto xv = random_vector(T * row, 500);
+  std::vector<int32_t> pos(T), rows(T);
+  std::mt19937 rng(501);
+  for (int64_t t = 0; t < T; ++t)
+    pos[size_t(t)] = int32_t(rng() % 3000), rows[size_t(t)] = int32_t(rng() % 3);
+  std::vector<std::vector<float>> freqs = {hf_inv_freq(10000.f, D), hf_inv_freq(23456.f, D),
+                                           hf_inv_freq(5e5f, D)};
+  std::vector<float> table;
+  for (auto& f : freqs) table.insert(table.end(), f.begin(), f.end());
+  Tensor x = upload_f32(xv, {T, row});
+  Tensor positions = upload_i32(pos, {T});
+  Tensor inv_freq = upload_f32(table, {3, D / 2});
+  Tensor freq_rows = upload_i32(rows, {T});
+  Recorder rec(ctx());
+  ops::RopeArgs a{.num_heads = uint32_t(H),
+                  .head_dim = uint32_t(D),
+                  .inv_freq = &inv_freq,
+                  .freq_rows = &freq_rows};
+  ops::rope(ctx(), rec, x, positions, a);
+  rec.submit_and_wait();
+  auto got = download_f32(x);
+  std::vector<double> want(xv.size());
+  for (int r = 0; r < 3; ++r) {
+    auto all = ref_rope(xv, pos, H, D, D, 0, row, true, freqs[size_t(r)], 1.f);
+    for (int64_t t = 0; t < T; ++t)
+      if (rows[size_t(t)] == r)
+        std::copy(all.begin() + t * row, all.begin() + (t + 1) * row, want.begin() + t * row);
+  }
+  EXPECT_TRUE(all_close(got, want, 1e-5, 3e-6));
+  // a table without freq_rows, and freq_rows of the wrong length, are refused
+  Tensor rows_short = upload_i32({0, 1}, {2});
+  ops::RopeArgs no_rows{.num_heads = uint32_t(H), .head_dim = uint32_t(D), .inv_freq = &inv_freq};
+  EXPECT_THROW(ops::rope(ctx(), rec, x, positions, no_rows), std::invalid_argument);
+  a.freq_rows = &rows_short;
+  EXPECT_THROW(ops::rope(ctx(), rec, x, positions, a), std::invalid_argument);
 }
 
 TEST_F(RopeTest, BadArgumentsThrow) {
