@@ -215,15 +215,11 @@ void slice_indices(const Value& start_v, const Value& stop_v, const Value& step_
 
 Value get_slice(const Value& obj, const Value& start_v, const Value& stop_v, const Value& step_v) {
   if (obj.is_undefined()) fail_undefined(obj);
-  if (!obj.is_list() && !obj.is_string()) {
-    // dict[1:2] and the like: TypeError inside the sandbox, which gives Undefined.
-    auto info = std::make_shared<UndefinedInfo>();
-    info->kind = UndefinedInfo::Kind::Item;
-    info->name =
-        "slice(" + py_repr(start_v) + ", " + py_repr(stop_v) + ", " + py_repr(step_v) + ")";
-    info->owner = object_type_repr(obj);
-    return Value::undefined(std::move(info));
-  }
+  // jinja2 compiles slices to plain Python subscripts (no sandbox getitem):
+  // anything but a sequence raises.
+  if (obj.is_dict()) fail(RenderErrorKind::Type, "unhashable type: 'slice'");
+  if (!obj.is_list() && !obj.is_string())
+    fail(RenderErrorKind::Type, fmt::format("'{}' object is not subscriptable", type_name(obj)));
   std::vector<size_t> offsets;
   int64_t n;
   if (obj.is_list()) {

@@ -138,6 +138,14 @@ struct TemplateAst {
 // Throws TemplateSyntaxError / TemplateLimitError.
 TemplateAst parse_template(std::string_view source, const TemplateOptions& options);
 
+// jinja2's constant folding (its optimizer and its compiler's output step):
+// evaluates an expression as nodes.Expr.as_const does, false when that is
+// impossible (a name, a call, a filter needing the render context) or fails;
+// the expression then runs at render time.
+bool fold_constant(const Expr& e, const TemplateOptions& options, Value& out);
+// Whether the folded value may replace the expression (compiler.has_safe_repr).
+bool has_safe_repr(const Value& v);
+
 // Name resolution used by the parser (filters.cpp / methods.cpp).
 bool lookup_filter(const std::string& name, FilterId& id);
 bool lookup_test(const std::string& name, TestId& id);

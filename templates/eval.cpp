@@ -19,13 +19,16 @@ struct Template::Impl {
 namespace detail {
 namespace {
 
+// Folding met something only a render can evaluate (see fold_constant).
+struct Impossible {};
+
 enum class Flow { Normal, Break, Continue };
 
 class Evaluator final : public Interp {
  public:
-  Evaluator(const Template::Impl& t, RenderState& st) : t_(t), st_(st) {}
+  explicit Evaluator(RenderState& st, bool folding = false) : st_(st), folding_(folding) {}
 
-  std::string run(const Value& context) {
+  std::string run(const Body& body, const Value& context) {
     auto globals = new_scope(nullptr);
     static const std::pair<const char*, Builtin> kBuiltins[] = {
         {"range", Builtin::Range},
@@ -48,9 +51,11 @@ class Evaluator final : public Interp {
     auto root = new_scope(globals);
     std::string out;
     out_ = &out;
-    exec_body(t_.ast.body, root);
+    exec_body(body, root);
     return out;
   }
+
+  Value eval_constant(const Expr& e) { return eval(e, new_scope(nullptr)); }
 
   Pos position() const { return pos_; }
 
@@ -148,7 +153,9 @@ class Evaluator final : public Interp {
         assign(s.target, eval(*s.expr, scope), scope);
         return Flow::Normal;
       case Stmt::Kind::SetBlock: {
-        Value body = Value::string(capture(s.body, scope));
+        Flow flow;
+        Value body = Value::string(capture(s.body, new_scope(scope), &flow));  // its own scope
+        if (flow != Flow::Normal) return flow;
         if (s.expr) body = eval_filter_chain(*s.expr, scope, body);
         assign(s.target, std::move(body), scope);
         return Flow::Normal;
@@ -177,7 +184,9 @@ class Evaluator final : public Interp {
         return Flow::Normal;
       }
       case Stmt::Kind::FilterBlock: {
-        Value body = Value::string(capture(s.body, scope));
+        Flow flow;
+        Value body = Value::string(capture(s.body, new_scope(scope), &flow));  // its own scope
+        if (flow != Flow::Normal) return flow;
         emit(py_str(eval_filter_chain(*s.expr, scope, body)));
         return Flow::Normal;
       }
@@ -202,17 +211,21 @@ class Evaluator final : public Interp {
   }
 
   // Renders a body into a string of its own (block set, filter block, macros).
-  std::string capture(const Body& body, const std::shared_ptr<Scope>& scope) {
+  // A break / continue inside a block set or filter block leaves the enclosing
+  // loop (jinja2 renders those bodies inline), reported through `flow`.
+  std::string capture(const Body& body, const std::shared_ptr<Scope>& scope, Flow* flow = nullptr) {
     std::string buffer;
     std::string* saved = out_;
     out_ = &buffer;
+    Flow f;
     try {
-      exec_body(body, scope);
+      f = exec_body(body, scope);
     } catch (...) {
       out_ = saved;
       throw;
     }
     out_ = saved;
+    if (flow) *flow = f;
     return buffer;
   }
 
@@ -238,6 +251,9 @@ class Evaluator final : public Interp {
     auto loop = std::make_shared<LoopData>();
     loop->items = std::move(items);
     Value loop_value = Value::loop(loop);
+    // jinja2 clears its "no iteration" flag at the end of each iteration's body,
+    // so `else` also runs when no iteration got to its end (break / continue).
+    bool no_complete_iteration = true;
     for (size_t i = 0; i < loop->items.size(); ++i) {
       charge(1);
       loop->index0 = i;
@@ -245,8 +261,10 @@ class Evaluator final : public Interp {
       inner->set("loop", loop_value);
       assign(s.target, loop->items[i], inner);
       Flow f = exec_body(s.body, inner);
+      if (f == Flow::Normal) no_complete_iteration = false;
       if (f == Flow::Break) break;
     }
+    if (no_complete_iteration && !s.orelse.empty()) exec_body(s.orelse, new_scope(scope));
     return Flow::Normal;
   }
 
@@ -295,6 +313,7 @@ class Evaluator final : public Interp {
       case Expr::Kind::Const:
         return e.value;
       case Expr::Kind::Name: {
+        if (folding_) throw Impossible{};
         const Value* v = scope->lookup(e.name);
         return v ? *v : Value::undefined_name(e.name);
       }
@@ -309,17 +328,27 @@ class Evaluator final : public Interp {
           Value start = sl.a ? eval(*sl.a, scope) : Value::none();
           Value stop = sl.b ? eval(*sl.b, scope) : Value::none();
           Value step = sl.c ? eval(*sl.c, scope) : Value::none();
-          return get_slice(obj, start, stop, step);
+          if (!folding_ || obj.is_undefined()) return get_slice(obj, start, stop, step);
+          try {
+            return get_slice(obj, start, stop, step);
+          } catch (const RenderFailure& f) {
+            if (f.kind != RenderErrorKind::Type) throw;
+            return Value::undefined_hint(f.message);
+          }
         }
         return get_item(obj, eval(*e.b, scope));
       }
       case Expr::Kind::Slice:
         fail(RenderErrorKind::Runtime, "slice outside of a subscript");
       case Expr::Kind::Call: {
+        if (folding_) throw Impossible{};
         Value callee = eval(*e.a, scope);
         return call(callee, eval_args(e.arguments, scope));
       }
       case Expr::Kind::Filter: {
+        if (folding_ && (!e.a || e.name == "map" || e.name == "select" || e.name == "reject" ||
+                         e.name == "selectattr" || e.name == "rejectattr"))
+          throw Impossible{};  // filters that need the render context do not fold
         Value v = e.a ? eval(*e.a, scope) : filter_input_;
         CallArgs args = eval_args(e.arguments, scope);
         return run_filter(*this, e.filter, e.name, v, args);
@@ -510,14 +539,63 @@ class Evaluator final : public Interp {
     return Value::string(capture(m.body, scope));
   }
 
-  const Template::Impl& t_;
   RenderState& st_;
   std::string* out_ = nullptr;
   Pos pos_;
   Value filter_input_;
+  // Folding constants while parsing (fold_constant): a slice goes through the
+  // sandbox's getitem, so a TypeError there gives Undefined.
+  bool folding_ = false;
 };
 
 }  // namespace
+
+bool fold_constant(const Expr& e, const TemplateOptions& options, Value& out) {
+  // Small limits: folding is an optimisation; anything big is left to the render.
+  TemplateLimits limits = options.limits;
+  limits.max_steps = std::min<uint64_t>(limits.max_steps, 100000);
+  limits.max_output_bytes = std::min<size_t>(limits.max_output_bytes, 1 << 20);
+  RenderState state(limits);
+  RenderState* previous = render_state();
+  set_render_state(&state);
+  bool ok = true;
+  try {
+    Evaluator ev(state, true);
+    out = ev.eval_constant(e);
+  } catch (const RenderFailure&) {
+    ok = false;
+  } catch (const LimitFailure&) {
+    ok = false;
+  } catch (const RaisedFailure&) {
+    ok = false;
+  } catch (const Impossible&) {
+    ok = false;
+  }
+  set_render_state(previous);
+  return ok;
+}
+
+bool has_safe_repr(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::None:
+    case Value::Kind::Bool:
+    case Value::Kind::Int:
+    case Value::Kind::Float:
+    case Value::Kind::String:
+      return true;
+    case Value::Kind::List:
+      for (const auto& x : v.items())
+        if (!has_safe_repr(x)) return false;
+      return true;
+    case Value::Kind::Dict:
+      for (const auto& [k, x] : v.dict_data().entries)
+        if (!has_safe_repr(k) || !has_safe_repr(x)) return false;
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace detail
 
 // ---- Template ---------------------------------------------------------------------------------
@@ -588,7 +666,7 @@ std::string render_value(const Template::Impl& impl, const detail::Value& contex
   state.clock = impl.options.clock ? &impl.options.clock : nullptr;
   RenderState* previous = render_state();
   set_render_state(&state);
-  Evaluator ev(impl, state);
+  Evaluator ev(state);
   // Break reference cycles (macro <-> its scope, namespaces holding themselves)
   // whatever way the render ends.
   struct Cleanup {
@@ -603,7 +681,7 @@ std::string render_value(const Template::Impl& impl, const detail::Value& contex
     }
   } cleanup{state, previous};
   try {
-    return ev.run(context);
+    return ev.run(impl.ast.body, context);
   } catch (const RaisedFailure& f) {
     Pos p = ev.position();
     throw TemplateRaisedError(f.message, p.line, p.column);

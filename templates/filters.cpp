@@ -242,6 +242,7 @@ Value do_int(const Value& v, CallArgs& a) {
   const Value* base_v = a.get(1, "base");
   a.finish("int");
   Value fallback = dflt ? *dflt : Value::integer(0);
+  if (v.is_undefined()) fail_undefined(v);  // int(Undefined) raises
   int base = base_v ? static_cast<int>(to_index(*base_v, "base")) : 10;
   int64_t i;
   double d;
@@ -268,6 +269,7 @@ Value do_int(const Value& v, CallArgs& a) {
 Value do_float(const Value& v, CallArgs& a) {
   const Value* dflt = a.get(0, "default");
   a.finish("float");
+  if (v.is_undefined()) fail_undefined(v);  // float(Undefined) raises
   if (v.is_number()) return Value::number(v.as_double());
   double d;
   if (v.is_string() && parse_float(v.as_string(), d)) return Value::number(d);
@@ -396,6 +398,7 @@ Value select_or_reject(Interp& in, const Value& v, CallArgs& a, bool keep, bool 
 
 Value do_map(Interp& in, const Value& v, CallArgs& a) {
   std::vector<Value> out;
+  if (!truthy(v)) return Value::iterator({});  // sync_do_map: `if value:`
   const Value* attribute = a.kwarg("attribute");
   if (a.args.empty() && attribute) {
     AttrGetter getter;
@@ -655,8 +658,10 @@ Value run_filter(Interp& in, FilterId id, const std::string& name, const Value& 
       std::string by_s = by ? py_str(*by) : "key";
       if (by_s != "key" && by_s != "value")
         fail(RenderErrorKind::Runtime, "You can only sort by either \"key\" or \"value\"");
-      if (!v.is_dict())
-        type_error(fmt::format("'{}' object has no attribute 'items'", type_name(v)));
+      if (v.is_undefined()) fail_undefined(v);
+      if (!v.is_dict())  // AttributeError in jinja2
+        fail(RenderErrorKind::Runtime,
+             fmt::format("'{}' object has no attribute 'items'", type_name(v)));
       std::vector<Value> items, keys;
       for (const auto& [k, val] : v.dict_data().entries) {
         items.push_back(Value::list({k, val}, true));
@@ -703,7 +708,14 @@ Value run_filter(Interp& in, FilterId id, const std::string& name, const Value& 
     case FilterId::Round:
       return do_round(v, a);
     case FilterId::Indent:
-      return Value::string(do_indent(py_str(v), a));
+      // jinja2 appends "\n" to the value itself: a list grows and then has no
+      // splitlines, anything else fails the addition.
+      if (v.is_undefined()) fail_undefined(v);
+      if (v.is_list() && !v.is_tuple())
+        fail(RenderErrorKind::Runtime, "'list' object has no attribute 'splitlines'");
+      if (!v.is_string())
+        type_error(fmt::format("unsupported operand type(s) for +=: '{}' and 'str'", type_name(v)));
+      return Value::string(do_indent(v.as_string(), a));
     case FilterId::Reverse: {
       a.finish(name);
       if (v.is_string()) {
@@ -718,6 +730,8 @@ Value run_filter(Interp& in, FilterId id, const std::string& name, const Value& 
         std::reverse(items.begin(), items.end());
         return Value::list(std::move(items));
       }
+      if (!v.is_list() && !v.is_dict() && !v.is_undefined())  // FilterArgumentError
+        fail(RenderErrorKind::Runtime, "argument must be iterable");
       std::vector<Value> items = items_of(v);
       std::reverse(items.begin(), items.end());
       return Value::iterator(std::move(items), v.is_dict()    ? "dict_reversekeyiterator"
@@ -834,8 +848,16 @@ Value run_filter(Interp& in, FilterId id, const std::string& name, const Value& 
       const Value* end_v = a.get(2, "end");
       const Value* leeway_v = a.get(3, "leeway");
       a.finish(name);
-      std::string s = py_str(v), end = end_v ? py_str(*end_v) : "...";
+      std::string end = end_v ? py_str(*end_v) : "...";
       int64_t length = length_v ? to_index(*length_v, "length") : 255;
+      if (!v.is_string()) {  // jinja2 measures the value itself: len() must work
+        int64_t n = static_cast<int64_t>(py_len(v));
+        if (n <= length + (leeway_v && !leeway_v->is_none() ? to_index(*leeway_v, "leeway") : 5))
+          return v;
+        fail(RenderErrorKind::Runtime,
+             fmt::format("'{}' object has no attribute 'rsplit'", type_name(v)));
+      }
+      std::string s = v.as_string();
       int64_t leeway = leeway_v && !leeway_v->is_none() ? to_index(*leeway_v, "leeway") : 5;
       int64_t end_len = static_cast<int64_t>(utf8_count(end));
       if (length < end_len)
@@ -908,8 +930,10 @@ Value run_filter(Interp& in, FilterId id, const std::string& name, const Value& 
     case FilterId::Xmlattr: {
       bool autospace = arg_bool(a, 0, "autospace", true);
       a.finish(name);
-      if (!v.is_dict())
-        type_error(fmt::format("'{}' object has no attribute 'items'", type_name(v)));
+      if (v.is_undefined()) fail_undefined(v);
+      if (!v.is_dict())  // AttributeError in jinja2
+        fail(RenderErrorKind::Runtime,
+             fmt::format("'{}' object has no attribute 'items'", type_name(v)));
       std::string rv;
       for (const auto& [k, val] : v.dict_data().entries) {
         if (val.is_none() || val.is_undefined()) continue;

@@ -127,6 +127,9 @@ int order(const Value& a, const Value& b, const char* symbol) {
 }  // namespace
 
 Value binary_op(Expr::BinOp op, const Value& a, const Value& b) {
+  // str.__mod__ runs before Undefined.__rmod__ and takes it as a mapping.
+  if (op == Expr::BinOp::Mod && a.is_string() && b.is_undefined() && !a.is_markup())
+    return Value::string(percent_format(a.as_string(), b));
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   const bool numbers = a.is_number() && b.is_number();

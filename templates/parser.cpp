@@ -116,7 +116,31 @@ class Parser {
           fmt::format("expression nesting exceeds max_nesting ({})", opt_.limits.max_nesting),
           e->pos.line, e->pos.column);
     }
+    // jinja2's optimizer: a constant expression whose value has a safe repr
+    // becomes that constant (bottom-up, as the nodes are built).
+    Value v;
+    if (e->kind != Expr::Kind::Const && e->kind != Expr::Kind::Name &&
+        e->kind != Expr::Kind::Slice && fold_constant(*e, opt_, v) && has_safe_repr(v))
+      return constant(e->pos, std::move(v));
     return e;
+  }
+
+  static ExprPtr constant(Pos pos, Value v) {
+    auto c = make(Expr::Kind::Const, pos);
+    c->value = std::move(v);
+    return c;
+  }
+
+  // jinja2's compiler writes a constant {{ }} expression as text while
+  // compiling, whatever its value (Undefined prints as nothing).
+  ExprPtr fold_output(ExprPtr e) {
+    Value v;
+    if (e->kind == Expr::Kind::Const || !fold_constant(*e, opt_, v)) return e;
+    try {
+      return constant(e->pos, Value::string(py_str(v)));
+    } catch (const RenderFailure&) {
+      return e;
+    }
   }
 
   // ---- statements ----
@@ -152,6 +176,7 @@ class Parser {
       } else if (t.type == Tok::VariableBegin) {
         next();
         ExprPtr e = parse_tuple(false, true, {}, false);
+        e = fold_output(std::move(e));
         expect(Tok::VariableEnd);
         Stmt& o = out();
         o.texts.emplace_back();
@@ -227,7 +252,10 @@ class Parser {
       s->kind = Stmt::Kind::Scope;
       s->pos = pos_of(t);
       next();
+      int saved = loop_depth_;
+      loop_depth_ = 0;  // its body is a call block: break cannot leave it
       s->body = parse_statements({"endgeneration"}, true);
+      loop_depth_ = saved;
     } else {
       tag_stack_.pop_back();
       fail_unknown_tag(t);
@@ -247,6 +275,11 @@ class Parser {
     auto s = std::make_unique<Stmt>();
     s->kind = Stmt::Kind::For;
     s->pos = pos_of(expect_name("for"));
+    struct InFor {
+      int& n;
+      explicit InFor(int& c) : n(c) { ++n; }
+      ~InFor() { --n; }
+    } in_for(in_for_);
     s->target = parse_assign_target(true, false, {"in"}, false);
     expect_name("in");
     s->expr = parse_tuple(false, false, {"recursive"}, false);
@@ -413,11 +446,14 @@ class Parser {
       if (t.text == "true" || t.text == "false" || t.text == "True" || t.text == "False" ||
           t.text == "none" || t.text == "None")
         fail_here("can't assign to 'const'");
-      target.name = next().text;
+      const Token& name = next();
+      target.name = name.text;
       if (with_namespace && cur().type == Tok::Dot) {
         next();
         target.kind = Target::Kind::NamespaceAttr;
         target.attr = expect(Tok::Name).text;
+      } else if (target.name == "loop" && in_for_ > 0) {
+        fail_at(name, "Can't assign to special loop variable in for-loop target");
       }
       return target;
     }
@@ -935,7 +971,8 @@ class Parser {
   const TemplateOptions& opt_;
   size_t i_ = 0;
   int depth_ = 0;
-  int loop_depth_ = 0;
+  int loop_depth_ = 0;  // for bodies break / continue may leave (reset inside macros)
+  int in_for_ = 0;      // for statements being parsed: no assigning `loop` anywhere inside
   std::vector<std::string> tag_stack_;
 };
 

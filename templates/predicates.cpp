@@ -188,6 +188,7 @@ bool run_test(Interp& in, TestId id, const std::string& name, const Value& v, Ca
       return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined();
     case TestId::Callable:
       no_args();
+      if (v.is_undefined()) return true;  // Undefined defines __call__ (to raise)
       return v.is_callable() && !(v.callable_data().kind == CallableData::Kind::CyclerNext &&
                                   v.callable_data().name == "Cycler");
     case TestId::Escaped:

@@ -221,11 +221,15 @@ std::string format_value(const Value& v, const std::string& spec_text) {
 std::string percent_format(const std::string& format, const Value& args) {
   std::vector<Value> positional;
   const DictData* mapping = nullptr;
+  // Python treats any non-tuple, non-str argument with __getitem__ (dict, list)
+  // as a mapping: unused, it is not an error.
+  bool mapping_like = false;
   if (args.is_tuple()) {
     positional = args.items();
   } else {
     positional.push_back(args);
     if (args.is_dict()) mapping = &args.dict_data();
+    mapping_like = args.is_dict() || args.is_list() || args.is_undefined();
   }
   size_t next_arg = 0;
   bool used_mapping = false;
@@ -242,6 +246,7 @@ std::string percent_format(const std::string& format, const Value& args) {
     if (format[i] == '(') {
       size_t close = format.find(')', i);
       if (close == std::string::npos) value_error("incomplete format key");
+      if (args.is_undefined()) fail_undefined(args);
       if (!mapping) type_error("format requires a mapping");
       const Value* v = mapping->find(std::string_view(format).substr(i + 1, close - i - 1));
       if (!v)
@@ -401,7 +406,7 @@ std::string percent_format(const std::string& format, const Value& args) {
     out += piece;
     check_size(out.size());
   }
-  if (!used_mapping && !mapping && next_arg < positional.size())
+  if (!used_mapping && !mapping_like && next_arg < positional.size())
     type_error("not all arguments converted during string formatting");
   charge_bytes(out.size());
   return out;

@@ -397,9 +397,9 @@ std::string object_type_repr(const Value& v) {
 
 namespace {
 
-void append_repr(std::string& out, const Value& v, std::vector<const NamespaceData*>& active);
+void append_repr(std::string& out, const Value& v, std::vector<const void*>& active);
 
-void append_str(std::string& out, const Value& v, std::vector<const NamespaceData*>& active) {
+void append_str(std::string& out, const Value& v, std::vector<const void*>& active) {
   switch (v.kind()) {
     case Value::Kind::Undefined:
       return;
@@ -411,7 +411,7 @@ void append_str(std::string& out, const Value& v, std::vector<const NamespaceDat
   }
 }
 
-void append_repr(std::string& out, const Value& v, std::vector<const NamespaceData*>& active) {
+void append_repr(std::string& out, const Value& v, std::vector<const void*>& active) {
   DepthGuard guard;
   charge(1);
   check_size(out.size());
@@ -436,6 +436,12 @@ void append_repr(std::string& out, const Value& v, std::vector<const NamespaceDa
       return;
     case Value::Kind::List: {
       bool tuple = v.is_tuple();
+      const void* self = &v.list_data();
+      if (std::find(active.begin(), active.end(), self) != active.end()) {
+        out += tuple ? "(...)" : "[...]";  // Python's recursive repr guard
+        return;
+      }
+      active.push_back(self);
       out.push_back(tuple ? '(' : '[');
       const auto& items = v.items();
       for (size_t i = 0; i < items.size(); ++i) {
@@ -444,9 +450,20 @@ void append_repr(std::string& out, const Value& v, std::vector<const NamespaceDa
       }
       if (tuple && items.size() == 1) out.push_back(',');
       out.push_back(tuple ? ')' : ']');
+      active.pop_back();
       return;
     }
     case Value::Kind::Dict: {
+      const void* self = &v.dict_data();
+      if (std::find(active.begin(), active.end(), self) != active.end()) {
+        out += "{...}";
+        return;
+      }
+      active.push_back(self);
+      struct Pop {
+        std::vector<const void*>& a;
+        ~Pop() { a.pop_back(); }
+      } pop{active};
       out.push_back('{');
       bool first = true;
       for (const auto& [k, val] : v.dict_data().entries) {
@@ -460,7 +477,7 @@ void append_repr(std::string& out, const Value& v, std::vector<const NamespaceDa
       return;
     }
     case Value::Kind::Namespace: {
-      const NamespaceData* ns = &v.namespace_data();
+      const void* ns = &v.namespace_data();
       out += "<Namespace ";
       if (std::find(active.begin(), active.end(), ns) != active.end()) {
         out += "{...}>";  // Python's recursive repr guard
@@ -469,7 +486,7 @@ void append_repr(std::string& out, const Value& v, std::vector<const NamespaceDa
       active.push_back(ns);
       out.push_back('{');
       bool first = true;
-      for (const auto& [k, val] : ns->attrs) {
+      for (const auto& [k, val] : v.namespace_data().attrs) {
         if (!first) out += ", ";
         first = false;
         out += repr_string(k) + ": ";
@@ -496,14 +513,14 @@ void append_repr(std::string& out, const Value& v, std::vector<const NamespaceDa
 std::string py_str(const Value& v) {
   if (v.is_string()) return v.as_string();
   std::string out;
-  std::vector<const NamespaceData*> active;
+  std::vector<const void*> active;
   append_str(out, v, active);
   return out;
 }
 
 std::string py_repr(const Value& v) {
   std::string out;
-  std::vector<const NamespaceData*> active;
+  std::vector<const void*> active;
   append_repr(out, v, active);
   return out;
 }
