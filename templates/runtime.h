@@ -128,6 +128,10 @@ class Interp {
   virtual bool apply_test(const std::string& name, const Value& v, CallArgs args) = 0;
 };
 
+// Runs a template body (eval.cpp); on failure `where` is the innermost
+// node's position and the RenderFailure / LimitFailure / RaisedFailure propagates.
+std::string render_body(const Body& body, const Value& context, RenderState& state, Pos& where);
+
 // Globals (range, namespace, dict, raise_exception, strftime_now, cycler,
 // joiner) and the helper callables they return (builtins.cpp).
 Value call_builtin(Interp& in, const CallableData& c, CallArgs& args);
