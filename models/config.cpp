@@ -1,12 +1,12 @@
 // config.json -> ModelConfig; sentence-transformers files -> SentenceTransformersInfo.
 #include "models/config.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-
-#include <fmt/format.h>
 
 namespace vkcls {
 namespace fs = std::filesystem;
@@ -34,13 +34,14 @@ struct Fields {
     return it == j.end() || it->is_null() ? nullptr : &*it;
   }
   ConfigError wrong(const char* key, const char* want) const {
-    return ConfigError(fmt::format("{}: field \"{}\" must be {} (got {})", file, key, want, j.at(key).dump()));
+    return ConfigError(
+        fmt::format("{}: field \"{}\" must be {} (got {})", file, key, want, j.at(key).dump()));
   }
   std::optional<int64_t> int_(const char* key) const {
     const json* v = find(key);
     if (!v) return std::nullopt;
     if (v->is_number_integer()) return v->get<int64_t>();  // includes unsigned
-    if (v->is_number_float()) {  // e.g. 768.0
+    if (v->is_number_float()) {                            // e.g. 768.0
       double d = v->get<double>();
       if (std::nearbyint(d) == d && std::fabs(d) < 9e15) return int64_t(d);
     }
@@ -89,15 +90,16 @@ FamilyDefaults family_defaults(const std::string& t) {
   } else if (t == "distilbert") {
     d.type_vocab_size = 0;
   } else if (t == "modernbert") {
-    d.layer_norm_eps = 1e-5, d.max_position_embeddings = 8192, d.type_vocab_size = 0, d.pad_token_id = 50283;
+    d.layer_norm_eps = 1e-5, d.max_position_embeddings = 8192, d.type_vocab_size = 0,
+    d.pad_token_id = 50283;
     d.rope_theta = 160000.0, d.position_embedding_type = "rope";
   } else if (t == "new") {  // GTE (Alibaba-NLP/new-impl)
     d.type_vocab_size = 0, d.position_embedding_type = "rope";
   } else if (t == "gpt2") {
     d.hidden_act = "gelu_new", d.layer_norm_eps = 1e-5, d.max_position_embeddings = 1024;
     d.type_vocab_size = 0, d.pad_token_id = -1;
-  } else if (t == "llama" || t == "mistral" || t == "qwen2" || t == "qwen3" || t == "gemma" || t == "gemma2" ||
-             t == "gemma3_text") {
+  } else if (t == "llama" || t == "mistral" || t == "qwen2" || t == "qwen3" || t == "gemma" ||
+             t == "gemma2" || t == "gemma3_text") {
     d.hidden_act = t.rfind("gemma", 0) == 0 ? "gelu_pytorch_tanh" : "silu";
     d.max_position_embeddings = t == "llama" ? 2048 : t.rfind("qwen", 0) == 0 ? 32768 : 8192;
     d.type_vocab_size = 0, d.pad_token_id = -1, d.position_embedding_type = "rope";
@@ -109,10 +111,18 @@ FamilyDefaults family_defaults(const std::string& t) {
 // Very old configs lack model_type; transformers then guesses from names. We use the architecture.
 std::string model_type_from_architecture(const std::string& arch) {
   static const std::pair<const char*, const char*> prefixes[] = {
-      {"XLMRoberta", "xlm-roberta"}, {"DistilBert", "distilbert"}, {"Roberta", "roberta"}, {"Bert", "bert"},
-      {"Electra", "electra"},        {"Ernie", "ernie"},           {"ModernBert", "modernbert"},
-      {"GPT2", "gpt2"},              {"Llama", "llama"},           {"Qwen3", "qwen3"},
-      {"Qwen2", "qwen2"},            {"Gemma", "gemma"},
+      {"XLMRoberta", "xlm-roberta"},
+      {"DistilBert", "distilbert"},
+      {"Roberta", "roberta"},
+      {"Bert", "bert"},
+      {"Electra", "electra"},
+      {"Ernie", "ernie"},
+      {"ModernBert", "modernbert"},
+      {"GPT2", "gpt2"},
+      {"Llama", "llama"},
+      {"Qwen3", "qwen3"},
+      {"Qwen2", "qwen2"},
+      {"Gemma", "gemma"},
   };
   for (auto [p, t] : prefixes)
     if (arch.rfind(p, 0) == 0) return t;
@@ -135,23 +145,30 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
     }
   }
   c.model_type = f.string_("model_type").value_or("");
-  if (c.model_type.empty() && !c.architectures.empty()) c.model_type = model_type_from_architecture(c.architectures[0]);
-  if (c.model_type.empty()) throw ConfigError(fmt::format("{}: missing field \"model_type\"", file));
+  if (c.model_type.empty() && !c.architectures.empty())
+    c.model_type = model_type_from_architecture(c.architectures[0]);
+  if (c.model_type.empty())
+    throw ConfigError(fmt::format("{}: missing field \"model_type\"", file));
   const std::string& t = c.model_type;
   const FamilyDefaults d = family_defaults(t);
 
   // Sizes, under each family's own names.
   const bool distil = t == "distilbert", gpt2 = t == "gpt2";
   c.hidden_size = f.required_int(distil ? "dim" : gpt2 ? "n_embd" : "hidden_size");
-  c.num_hidden_layers = f.required_int(distil ? "n_layers" : gpt2 ? "n_layer" : "num_hidden_layers");
-  c.num_attention_heads = f.required_int(distil ? "n_heads" : gpt2 ? "n_head" : "num_attention_heads");
+  c.num_hidden_layers = f.required_int(distil ? "n_layers"
+                                       : gpt2 ? "n_layer"
+                                              : "num_hidden_layers");
+  c.num_attention_heads = f.required_int(distil ? "n_heads"
+                                         : gpt2 ? "n_head"
+                                                : "num_attention_heads");
   c.vocab_size = f.required_int("vocab_size");
   if (gpt2)  // n_inner: null means 4 * n_embd
     c.intermediate_size = f.int_("n_inner").value_or(4 * c.hidden_size);
   else
     c.intermediate_size = f.required_int(distil ? "hidden_dim" : "intermediate_size");
   c.num_key_value_heads = f.int_("num_key_value_heads").value_or(c.num_attention_heads);
-  c.max_position_embeddings = f.int_(gpt2 ? "n_positions" : "max_position_embeddings").value_or(d.max_position_embeddings);
+  c.max_position_embeddings =
+      f.int_(gpt2 ? "n_positions" : "max_position_embeddings").value_or(d.max_position_embeddings);
   c.type_vocab_size = f.int_("type_vocab_size").value_or(d.type_vocab_size);
   c.pad_token_id = f.int_("pad_token_id").value_or(d.pad_token_id);
   if (f.find("head_dim"))
@@ -160,9 +177,10 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
     c.head_dim = d.head_dim;
   else if (c.num_attention_heads > 0)
     c.head_dim = c.hidden_size / c.num_attention_heads;
-  if (!f.find("head_dim") && !d.head_dim && c.num_attention_heads > 0 && c.hidden_size % c.num_attention_heads != 0)
-    throw ConfigError(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}", file,
-                                  c.hidden_size, c.num_attention_heads));
+  if (!f.find("head_dim") && !d.head_dim && c.num_attention_heads > 0 &&
+      c.hidden_size % c.num_attention_heads != 0)
+    throw ConfigError(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}",
+                                  file, c.hidden_size, c.num_attention_heads));
 
   // Activation and norms.
   if (distil) {
@@ -170,11 +188,13 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
     c.layer_norm_eps = 1e-12;  // hard-coded in transformers' DistilBERT
   } else {
     std::optional<std::string> act;
-    if (t == "modernbert" || t.rfind("gemma", 0) == 0) act = f.string_("hidden_activation");  // wins over hidden_act
+    if (t == "modernbert" || t.rfind("gemma", 0) == 0)
+      act = f.string_("hidden_activation");  // wins over hidden_act
     if (!act) act = gpt2 ? f.string_("activation_function") : f.string_("hidden_act");
-    if (t == "gemma" && !f.find("hidden_activation")) act = "gelu_pytorch_tanh";  // transformers overrides "gelu"
+    if (t == "gemma" && !f.find("hidden_activation"))
+      act = "gelu_pytorch_tanh";  // transformers overrides "gelu"
     c.hidden_act = act.value_or(d.hidden_act);
-    c.layer_norm_eps = gpt2                 ? f.double_("layer_norm_epsilon").value_or(d.layer_norm_eps)
+    c.layer_norm_eps = gpt2 ? f.double_("layer_norm_epsilon").value_or(d.layer_norm_eps)
                        : t == "modernbert" ? f.double_("norm_eps").value_or(d.layer_norm_eps)
                                            : f.double_("layer_norm_eps").value_or(d.layer_norm_eps);
   }
@@ -183,13 +203,15 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
     c.rope_theta = f.double_("global_rope_theta").value_or(d.rope_theta);
   } else if (auto r = f.double_("rope_theta")) {
     c.rope_theta = *r;
-  } else if (const json* rp = f.find("rope_parameters"); rp && rp->is_object() && rp->contains("rope_theta") &&
+  } else if (const json* rp = f.find("rope_parameters"); rp && rp->is_object() &&
+                                                         rp->contains("rope_theta") &&
                                                          (*rp)["rope_theta"].is_number()) {
     c.rope_theta = (*rp)["rope_theta"].get<double>();  // transformers >= 5 nests it
   } else {
     c.rope_theta = d.rope_theta;
   }
-  c.position_embedding_type = f.string_("position_embedding_type").value_or(d.position_embedding_type);
+  c.position_embedding_type =
+      f.string_("position_embedding_type").value_or(d.position_embedding_type);
 
   // Family extras.
   c.use_task_id = f.bool_("use_task_id").value_or(false);
@@ -210,7 +232,8 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
       if (pos != key.size() || id < 0 || id >= (1 << 20))
         throw ConfigError(fmt::format("{}: id2label key \"{}\" is not a label index", file, key));
       if (!value.is_string())
-        throw ConfigError(fmt::format("{}: id2label[\"{}\"] must be a string (got {})", file, key, value.dump()));
+        throw ConfigError(
+            fmt::format("{}: id2label[\"{}\"] must be a string (got {})", file, key, value.dump()));
       if (size_t(id) >= c.id2label.size()) c.id2label.resize(size_t(id) + 1);
       c.id2label[size_t(id)] = value.get<std::string>();
     }
@@ -220,14 +243,16 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
     c.num_labels = f.int_("num_labels").value_or(2);
     if (c.num_labels < 1 || c.num_labels >= (1 << 20))
       throw ConfigError(fmt::format("{}: num_labels {} out of range", file, c.num_labels));
-    for (int64_t i = 0; i < c.num_labels; i++) c.id2label.push_back(fmt::format("LABEL_{}", i));  // transformers' default
+    for (int64_t i = 0; i < c.num_labels; i++)
+      c.id2label.push_back(fmt::format("LABEL_{}", i));  // transformers' default
   }
   c.problem_type = f.string_("problem_type").value_or("");
   if (!c.problem_type.empty() && c.problem_type != "single_label_classification" &&
       c.problem_type != "multi_label_classification" && c.problem_type != "regression")
-    throw ConfigError(fmt::format("{}: field \"problem_type\" is \"{}\"; expected single_label_classification, "
-                                  "multi_label_classification or regression",
-                                  file, c.problem_type));
+    throw ConfigError(
+        fmt::format("{}: field \"problem_type\" is \"{}\"; expected single_label_classification, "
+                    "multi_label_classification or regression",
+                    file, c.problem_type));
 
   // Sanity: every size positive, heads consistent.
   auto positive = [&](const char* name, int64_t v) {
@@ -242,18 +267,43 @@ ModelConfig parse_model_config(const json& j, const std::string& file) {
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("head_dim", c.head_dim);
   positive("embedding_size", c.embedding_size);
-  if (c.type_vocab_size < 0) throw ConfigError(fmt::format("{}: type_vocab_size is negative", file));
+  if (c.type_vocab_size < 0)
+    throw ConfigError(fmt::format("{}: type_vocab_size is negative", file));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
-    throw ConfigError(fmt::format("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", file,
-                                  c.num_attention_heads, c.num_key_value_heads));
+    throw ConfigError(
+        fmt::format("{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", file,
+                    c.num_attention_heads, c.num_key_value_heads));
   return c;
 }
 
-ModelConfig load_model_config(const std::string& model_dir) {
+void merge_overrides(json& config, const json& overrides) {
+  for (const auto& [key, value] : overrides.items()) {
+    auto it = config.find(key);
+    if (value.is_object() && it != config.end() && it->is_object())
+      merge_overrides(*it, value);
+    else
+      config[key] = value;
+  }
+}
+
+ModelConfig load_model_config(const std::string& model_dir, const std::string& hf_overrides) {
   fs::path path = fs::path(model_dir) / "config.json";
   std::error_code ec;
   if (!fs::exists(path, ec)) throw ConfigError(fmt::format("{} has no config.json", model_dir));
-  return parse_model_config(read_json_file(path), path.string());
+  json j = read_json_file(path);
+  std::string where = path.string();
+  if (!hf_overrides.empty()) {
+    json o;
+    try {
+      o = json::parse(hf_overrides);
+    } catch (const json::exception& e) {
+      throw ConfigError(fmt::format("hf_overrides: invalid JSON ({})", e.what()));
+    }
+    if (!o.is_object()) throw ConfigError("hf_overrides: expected a JSON object");
+    if (j.is_object()) merge_overrides(j, o);
+    where += " with hf_overrides";
+  }
+  return parse_model_config(j, where);
 }
 
 // ---------------------------------------------------------------------------
@@ -265,7 +315,8 @@ namespace {
 // 1_Pooling/config.json: {"pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true, ...}
 std::string pooling_mode_from(const json& p, const std::string& file) {
   if (!p.is_object()) throw ConfigError(fmt::format("{}: not a JSON object", file));
-  if (auto it = p.find("pooling_mode"); it != p.end() && it->is_string()) return it->get<std::string>();
+  if (auto it = p.find("pooling_mode"); it != p.end() && it->is_string())
+    return it->get<std::string>();
   static const std::pair<const char*, const char*> flags[] = {
       {"pooling_mode_cls_token", "cls"},
       {"pooling_mode_mean_tokens", "mean"},
@@ -278,7 +329,8 @@ std::string pooling_mode_from(const json& p, const std::string& file) {
   for (auto [key, name] : flags) {
     auto it = p.find(key);
     if (it == p.end() || it->is_null()) continue;
-    if (!it->is_boolean()) throw ConfigError(fmt::format("{}: field \"{}\" must be true or false", file, key));
+    if (!it->is_boolean())
+      throw ConfigError(fmt::format("{}: field \"{}\" must be true or false", file, key));
     if (it->get<bool>()) mode += (mode.empty() ? "" : "+") + std::string(name);
   }
   return mode;
@@ -291,8 +343,10 @@ SentenceTransformersInfo load_sentence_transformers_info(const std::string& mode
   fs::path dir(model_dir);
   std::error_code ec;
 
-  // modules.json: [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-  //                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, ...]
+  // modules.json: [{"idx": 0, "name": "0", "path": "", "type":
+  // "sentence_transformers.models.Transformer"},
+  //                {"idx": 1, "name": "1", "path": "1_Pooling", "type":
+  //                "sentence_transformers.models.Pooling"}, ...]
   if (fs::exists(dir / "modules.json", ec)) {
     info.present = true;
     std::string file = (dir / "modules.json").string();
@@ -302,7 +356,8 @@ SentenceTransformersInfo load_sentence_transformers_info(const std::string& mode
       if (!m.is_object() || !m.contains("type") || !m["type"].is_string())
         throw ConfigError(fmt::format("{}: module {} has no \"type\"", file, m.dump()));
       std::string type = m["type"].get<std::string>();
-      std::string path = m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
+      std::string path =
+          m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
       std::string kind = type.substr(type.rfind('.') + 1);  // "...models.Pooling" -> "Pooling"
       if (kind == "Normalize") info.normalize = true;
       if (kind == "Dense") info.has_dense = true;
@@ -323,13 +378,15 @@ SentenceTransformersInfo load_sentence_transformers_info(const std::string& mode
     info.do_lower_case = f.bool_("do_lower_case").value_or(false);
   }
 
-  // Cross-encoder activation: config.json first (both spellings), then config_sentence_transformers.json.
+  // Cross-encoder activation: config.json first (both spellings), then
+  // config_sentence_transformers.json.
   if (fs::exists(dir / "config.json", ec)) {
     std::string file = (dir / "config.json").string();
     json j = read_json_file(dir / "config.json");
     if (j.is_object()) {
       if (auto st = j.find("sentence_transformers"); st != j.end() && st->is_object()) {
-        if (auto a = st->find("activation_fn"); a != st->end() && a->is_string()) info.activation_fn = a->get<std::string>();
+        if (auto a = st->find("activation_fn"); a != st->end() && a->is_string())
+          info.activation_fn = a->get<std::string>();
       }
       if (info.activation_fn.empty()) {
         if (auto a = j.find("sbert_ce_default_activation_function"); a != j.end() && a->is_string())
@@ -340,7 +397,8 @@ SentenceTransformersInfo load_sentence_transformers_info(const std::string& mode
   if (info.activation_fn.empty() && fs::exists(dir / "config_sentence_transformers.json", ec)) {
     json j = read_json_file(dir / "config_sentence_transformers.json");
     if (j.is_object())
-      if (auto a = j.find("activation_fn"); a != j.end() && a->is_string()) info.activation_fn = a->get<std::string>();
+      if (auto a = j.find("activation_fn"); a != j.end() && a->is_string())
+        info.activation_fn = a->get<std::string>();
   }
   return info;
 }

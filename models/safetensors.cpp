@@ -17,6 +17,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "models/torch_checkpoint.h"
 #include "runtime/half.h"
 
 namespace vkcls {
@@ -149,7 +150,10 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
 
   std::vector<WeightView> views;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) per view, for the overlap check
-  for (const auto& [name, t] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Not a structured binding: clang < 16 cannot capture one in the lambda below (fuzz builds).
+    const std::string& name = item.key();
+    const json& t = item.value();
     if (name == "__metadata__") continue;  // free-form string map; not needed
     auto bad = [&](const std::string& what) { return fail(fmt::format("tensor '{}': {}", name, what)); };
     if (!t.is_object()) throw bad("entry is not an object");
@@ -215,10 +219,23 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
 void WeightStore::add_file(const std::string& path) {
   files_.push_back(MappedFile::open(path));
   const MappedFile& m = files_.back();
-  for (auto& v : safetensors_parse(m.data(), m.size(), path)) {
+  std::vector<WeightView> views;
+  // By name (.bin / .pt / .pth: PyTorch), else by content.
+  bool torch_name = path.ends_with(".bin") || path.ends_with(".pt") || path.ends_with(".pth");
+  if (torch_name ||
+      (!path.ends_with(".safetensors") && torch_checkpoint_signature(m.data(), m.size()))) {
+    TorchCheckpoint ckpt = torch_checkpoint_parse(m.data(), m.size(), path);
+    views = std::move(ckpt.views);
+    for (auto& buffer : ckpt.owned)
+      owned_.push_back(std::move(buffer));  // moving keeps the views' pointers valid
+  } else {
+    views = safetensors_parse(m.data(), m.size(), path);
+  }
+  for (auto& v : views) {
     auto it = views_.find(v.name);
     if (it != views_.end())
-      throw SafetensorsError(fmt::format("tensor '{}' appears in both {} and {}", v.name, it->second.file, path));
+      throw SafetensorsError(
+          fmt::format("tensor '{}' appears in both {} and {}", v.name, it->second.file, path));
     views_.emplace(v.name, std::move(v));
   }
 }
@@ -230,87 +247,82 @@ WeightStore WeightStore::open_file(const std::string& path) {
   return s;
 }
 
-namespace {
-
-// The class that wrote the weights, for the conversion hint (a guess when config.json is unreadable).
-std::string architecture_hint(const fs::path& dir) {
+// Sharded weights: {"metadata": {...}, "weight_map": {"<tensor>":
+// "model-00001-of-00002.safetensors", ...}} (pytorch_model.bin.index.json has the same shape,
+// naming .bin shards).
+void WeightStore::add_index(const std::string& model_dir, const std::string& index_name) {
+  fs::path dir(model_dir), index_path = dir / index_name;
+  std::error_code ec;
+  json index;
   try {
-    std::ifstream f(dir / "config.json");
-    json c = json::parse(f);
-    if (c.contains("architectures") && c["architectures"].is_array() && !c["architectures"].empty() &&
-        c["architectures"][0].is_string())
-      return c["architectures"][0].get<std::string>();
-  } catch (...) {
+    std::ifstream f(index_path);
+    index = json::parse(f);
+  } catch (const json::exception& e) {
+    throw SafetensorsError(fmt::format("{} is not valid JSON ({})", index_path.string(), e.what()));
   }
-  return "AutoModelForSequenceClassification";
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    throw SafetensorsError(fmt::format("{} has no \"weight_map\" object", index_path.string()));
+  std::vector<std::string> shards;  // in first-seen order
+  for (const auto& [tensor, shard] : index["weight_map"].items()) {
+    if (!shard.is_string())
+      throw SafetensorsError(
+          fmt::format("{}: weight_map entry '{}' is not a file name", index_path.string(), tensor));
+    std::string name = shard.get<std::string>();
+    fs::path p(name);
+    if (name.empty() || p.is_absolute() || p.has_parent_path() || name == "." || name == "..")
+      throw SafetensorsError(
+          fmt::format("{}: shard name \"{}\" must be a plain file name in the same directory",
+                      index_path.string(), name));
+    if (std::find(shards.begin(), shards.end(), name) == shards.end()) shards.push_back(name);
+  }
+  for (const auto& shard : shards) {
+    fs::path p = dir / shard;
+    if (!fs::exists(p, ec))
+      throw SafetensorsError(
+          fmt::format("{} names shard {}, which is missing", index_path.string(), p.string()));
+    add_file(p.string());
+  }
+  for (const auto& [tensor, shard] : index["weight_map"].items()) {
+    auto it = views_.find(tensor);
+    std::string want = (dir / shard.get<std::string>()).string();
+    if (it == views_.end() || it->second.file != want)
+      throw SafetensorsError(
+          fmt::format("{} places tensor '{}' in {}, but that shard does not hold it",
+                      index_path.string(), tensor, want));
+  }
 }
-
-}  // namespace
 
 WeightStore WeightStore::open_dir(const std::string& model_dir) {
   fs::path dir(model_dir);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw SafetensorsError(fmt::format("model directory {} does not exist", model_dir));
+  if (!fs::is_directory(dir, ec))
+    throw SafetensorsError(fmt::format("model directory {} does not exist", model_dir));
 
   WeightStore s;
   s.source_ = model_dir;
-  // Same preference as transformers: the single file first, then the sharded index.
+  // Same preference as transformers: safetensors before PyTorch pickles, the single file before the
+  // index.
   if (fs::exists(dir / "model.safetensors", ec)) {
     s.add_file((dir / "model.safetensors").string());
-    return s;
+  } else if (fs::exists(dir / "model.safetensors.index.json", ec)) {
+    s.add_index(model_dir, "model.safetensors.index.json");
+  } else if (fs::exists(dir / "pytorch_model.bin", ec)) {
+    s.add_file((dir / "pytorch_model.bin").string());
+  } else if (fs::exists(dir / "pytorch_model.bin.index.json", ec)) {
+    s.add_index(model_dir, "pytorch_model.bin.index.json");
+  } else {
+    throw SafetensorsError(
+        fmt::format("{} has no weights: none of model.safetensors, model.safetensors.index.json, "
+                    "pytorch_model.bin, "
+                    "pytorch_model.bin.index.json",
+                    model_dir));
   }
-  fs::path index_path = dir / "model.safetensors.index.json";
-  if (fs::exists(index_path, ec)) {
-    // {"metadata": {...}, "weight_map": {"<tensor>": "model-00001-of-00002.safetensors", ...}}
-    json index;
-    try {
-      std::ifstream f(index_path);
-      index = json::parse(f);
-    } catch (const json::exception& e) {
-      throw SafetensorsError(fmt::format("{} is not valid JSON ({})", index_path.string(), e.what()));
-    }
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-      throw SafetensorsError(fmt::format("{} has no \"weight_map\" object", index_path.string()));
-    std::vector<std::string> shards;  // in first-seen order
-    for (const auto& [tensor, shard] : index["weight_map"].items()) {
-      if (!shard.is_string())
-        throw SafetensorsError(fmt::format("{}: weight_map entry '{}' is not a file name", index_path.string(), tensor));
-      std::string name = shard.get<std::string>();
-      fs::path p(name);
-      if (name.empty() || p.is_absolute() || p.has_parent_path() || name == "." || name == "..")
-        throw SafetensorsError(fmt::format("{}: shard name \"{}\" must be a plain file name in the same directory",
-                                           index_path.string(), name));
-      if (std::find(shards.begin(), shards.end(), name) == shards.end()) shards.push_back(name);
-    }
-    for (const auto& shard : shards) {
-      fs::path p = dir / shard;
-      if (!fs::exists(p, ec))
-        throw SafetensorsError(fmt::format("{} names shard {}, which is missing", index_path.string(), p.string()));
-      s.add_file(p.string());
-    }
-    for (const auto& [tensor, shard] : index["weight_map"].items()) {
-      auto it = s.views_.find(tensor);
-      std::string want = (dir / shard.get<std::string>()).string();
-      if (it == s.views_.end() || it->second.file != want)
-        throw SafetensorsError(fmt::format("{} places tensor '{}' in {}, but that shard does not hold it",
-                                           index_path.string(), tensor, want));
-    }
-    return s;
-  }
-
-  if (fs::exists(dir / "pytorch_model.bin", ec) || fs::exists(dir / "pytorch_model.bin.index.json", ec)) {
-    std::string arch = architecture_hint(dir);
-    throw SafetensorsError(fmt::format(
-        "{0} holds PyTorch weights (pytorch_model.bin) but no model.safetensors; vkcls reads only safetensors. "
-        "Convert once with:\n  python -c \"from transformers import {1}; "
-        "{1}.from_pretrained('{0}').save_pretrained('{0}', safe_serialization=True)\"",
-        model_dir, arch));
-  }
-  throw SafetensorsError(
-      fmt::format("{} has neither model.safetensors nor model.safetensors.index.json", model_dir));
+  return s;
 }
 
-bool WeightStore::has(const std::string& name) const { return views_.count(name) != 0; }
+bool WeightStore::has(const std::string& name) const {
+  return views_.count(name) != 0;
+}
 
 std::vector<std::string> WeightStore::names() const {
   std::vector<std::string> out;

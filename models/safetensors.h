@@ -1,5 +1,6 @@
 // Memory-mapped safetensors: one model's weights, from model.safetensors or a
-// sharded model.safetensors.index.json. Read-only views into the mapped files;
+// sharded model.safetensors.index.json (or, failing those, PyTorch's pytorch_model.bin
+// or its sharded index: see torch_checkpoint.h). Read-only views into the mapped files;
 // typed copies (float for heads and norms, IEEE half bits for fp16 device weights).
 //
 // File format (https://github.com/huggingface/safetensors):
@@ -59,9 +60,12 @@ class MappedFile {
 
 class WeightStore {
  public:
-  // model.safetensors, else model.safetensors.index.json + shards; otherwise a
-  // clear error (pytorch_model.bin alone: how to convert it).
+  // The first of these that exists, as transformers picks them: model.safetensors,
+  // model.safetensors.index.json + shards, pytorch_model.bin, pytorch_model.bin.index.json
+  // + shards; otherwise a clear error.
   static WeightStore open_dir(const std::string& model_dir);
+  // One file: a PyTorch checkpoint when the name ends in .bin, .pt or .pth, safetensors when
+  // it ends in .safetensors, otherwise whichever its first bytes say.
   static WeightStore open_file(const std::string& path);
 
   bool has(const std::string& name) const;
@@ -81,9 +85,12 @@ class WeightStore {
 
  private:
   void add_file(const std::string& path);  // maps, parses, adds views; duplicate names throw
+  // <dir>/<index_name>: {"weight_map": {tensor: shard}}; adds every shard
+  void add_index(const std::string& dir, const std::string& index_name);
 
-  std::string source_;                 // dir or file, for messages
-  std::vector<MappedFile> files_;      // mappings do not move when the vector grows
+  std::string source_;                       // dir or file, for messages
+  std::vector<MappedFile> files_;            // mappings do not move when the vector grows
+  std::vector<std::vector<uint8_t>> owned_;  // row-major copies of non-contiguous .bin tensors
   std::map<std::string, WeightView> views_;
 };
 

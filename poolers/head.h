@@ -1,45 +1,35 @@
-// Pooling + head on the device, in fp32, as vLLM's poolers do it:
-//   sequence: pool (CLS) -> [S, H] -> dense + act (BERT pooler, RoBERTa/ELECTRA head dense,
-//             DistilBERT pre_classifier) -> classifier -> logits [S, L]
-//   token:    every token -> classifier -> logits [T, L]
-//   embed:    pool (CLS | MEAN | LAST) -> [S, H]   (normalisation and Matryoshka cut on the host)
+// A classification head as data: the layers that follow pooling (sequence heads) or run on
+// every token (token heads), in order, as a model family lays them out (models/heads.cpp
+// names the weights). Everything in fp32, as vLLM and transformers compute heads.
+//   BERT:        dense + tanh -> classifier
+//   RoBERTa:     dense + tanh -> out_proj
+//   ModernBERT:  dense + act -> LayerNorm -> classifier
+//   decoders:    score (one linear, usually without bias)
 #pragma once
-#include <memory>
-#include <string>
 #include <vector>
 
-#include "models/device_weights.h"
-#include "models/encoder.h"
+#include "runtime/memory.h"
 #include "runtime/ops.h"
 
 namespace vkcls {
 
-enum class HeadTask { sequence, token, embed };
-
-class Head {
- public:
-  // Loads the head weights of `task` for `family` (names as HF's *ForSequenceClassification /
-  // *ForTokenClassification save them); embed needs none.
-  Head(Context& ctx, const WeightStore& store, EncoderFamily family, const std::string& encoder_prefix,
-       HeadTask task, int64_t hidden, ops::Pool pooling);
-
-  HeadTask task() const { return task_; }
-  int64_t num_outputs() const { return outputs_; }  // labels, or hidden for embed
-  ops::Pool pooling() const { return pooling_; }
-  // Records the head; returns [S, L] (sequence), [T, L] (token) or [S, H] (embed) in scratch.
-  Tensor run(Recorder& rec, Arena& scratch, const Tensor& hidden, const PackedBatch& batch);
-
- private:
-  struct Linear {
-    Tensor w, b;
-    ops::Act act;
-  };
-  Context& ctx_;
-  HeadTask task_;
-  ops::Pool pooling_;
-  int64_t outputs_ = 0;
-  std::unique_ptr<DeviceWeights> weights_;
-  std::vector<Linear> layers_;
+struct HeadLayer {
+  enum class Kind { linear, layer_norm };
+  Kind kind = Kind::linear;
+  // linear: w [out, in], b [out] (invalid when the layer has no bias);
+  // layer_norm: w = gamma [n], b = beta [n] (invalid when the norm has no bias)
+  Tensor w, b;
+  ops::Act act = ops::Act::none;  // after a linear
+  float eps = 1e-5f;              // layer_norm
 };
+
+struct HeadSpec {
+  std::vector<HeadLayer> layers;
+  int64_t in_features = 0, out_features = 0;
+  bool empty() const { return layers.empty(); }
+};
+
+// Records the head over rows x [N, in_features] f32; returns [N, out_features] f32 in scratch.
+Tensor run_head(Context& ctx, Recorder& rec, Arena& scratch, const HeadSpec& head, const Tensor& x);
 
 }  // namespace vkcls

@@ -42,15 +42,20 @@ size_t code_point_count(std::string_view s) {
   return n;
 }
 
-size_t argmax(const std::vector<float>& v) { return size_t(std::max_element(v.begin(), v.end()) - v.begin()); }
+size_t argmax(const std::vector<float>& v) {
+  return size_t(std::max_element(v.begin(), v.end()) - v.begin());
+}
 
 const std::string& label_of(const std::vector<std::string>& labels, size_t i) {
   if (i >= labels.size())
-    throw std::invalid_argument(fmt::format("token scores have {} columns but the model has {} labels", i + 1, labels.size()));
+    throw std::invalid_argument(fmt::format(
+        "token scores have {} columns but the model has {} labels", i + 1, labels.size()));
   return labels[i];
 }
 
-std::vector<PreEntity> gather_pre_entities(std::string_view text, const std::vector<TokenRow>& tokens, SubwordMarking marking) {
+std::vector<PreEntity> gather_pre_entities(std::string_view text,
+                                           const std::vector<TokenRow>& tokens,
+                                           SubwordMarking marking) {
   std::vector<size_t> at = code_point_starts(text);
   std::vector<PreEntity> out;
   for (size_t idx = 0; idx < tokens.size(); ++idx) {
@@ -74,7 +79,8 @@ std::vector<PreEntity> gather_pre_entities(std::string_view text, const std::vec
 }
 
 // One word (a token and its subwords) -> one entity with one label.
-Entity aggregate_word(const std::vector<const PreEntity*>& word, Aggregation strategy, const std::vector<std::string>& labels,
+Entity aggregate_word(const std::vector<const PreEntity*>& word, Aggregation strategy,
+                      const std::vector<std::string>& labels,
                       const TokensToString& tokens_to_string) {
   std::vector<std::string> pieces;
   for (const PreEntity* p : word) pieces.push_back(p->word);
@@ -82,14 +88,15 @@ Entity aggregate_word(const std::vector<const PreEntity*>& word, Aggregation str
   e.word = tokens_to_string(pieces);
   e.start = word.front()->start;
   e.end = word.back()->end;
-  if (strategy == Aggregation::First) {
+  if (strategy == Aggregation::first) {
     size_t i = argmax(*word.front()->scores);
     e.entity = label_of(labels, i);
     e.score = (*word.front()->scores)[i];
-  } else if (strategy == Aggregation::Max) {
+  } else if (strategy == Aggregation::max) {
     const PreEntity* best = word.front();  // the first token with the highest top score
     for (const PreEntity* p : word)
-      if (*std::max_element(p->scores->begin(), p->scores->end()) > *std::max_element(best->scores->begin(), best->scores->end()))
+      if (*std::max_element(p->scores->begin(), p->scores->end()) >
+          *std::max_element(best->scores->begin(), best->scores->end()))
         best = p;
     size_t i = argmax(*best->scores);
     e.entity = label_of(labels, i);
@@ -107,7 +114,8 @@ Entity aggregate_word(const std::vector<const PreEntity*>& word, Aggregation str
   return e;
 }
 
-std::vector<Entity> aggregate_words(const std::vector<PreEntity>& pre, Aggregation strategy, const std::vector<std::string>& labels,
+std::vector<Entity> aggregate_words(const std::vector<PreEntity>& pre, Aggregation strategy,
+                                    const std::vector<std::string>& labels,
                                     const TokensToString& tokens_to_string) {
   std::vector<Entity> out;
   std::vector<const PreEntity*> group;
@@ -129,7 +137,8 @@ std::pair<char, std::string> get_tag(const std::string& name) {
   return {'I', name};
 }
 
-Entity group_sub_entities(const std::vector<Entity>& group, const TokensToString& tokens_to_string) {
+Entity group_sub_entities(const std::vector<Entity>& group,
+                          const TokensToString& tokens_to_string) {
   Entity g;
   const std::string& first = group.front().entity;
   size_t dash = first.find('-');  // python: entity.split("-", 1)[-1]
@@ -147,7 +156,8 @@ Entity group_sub_entities(const std::vector<Entity>& group, const TokensToString
   return g;
 }
 
-std::vector<Entity> group_entities(const std::vector<Entity>& entities, const TokensToString& tokens_to_string) {
+std::vector<Entity> group_entities(const std::vector<Entity>& entities,
+                                   const TokensToString& tokens_to_string) {
   std::vector<Entity> groups, current;
   for (const Entity& e : entities) {
     if (!current.empty()) {
@@ -167,20 +177,22 @@ std::vector<Entity> group_entities(const std::vector<Entity>& entities, const To
 }  // namespace
 
 Aggregation aggregation_from_string(std::string_view name) {
-  if (name == "none") return Aggregation::None;
-  if (name == "simple") return Aggregation::Simple;
-  if (name == "first") return Aggregation::First;
-  if (name == "average") return Aggregation::Average;
-  if (name == "max") return Aggregation::Max;
-  throw std::invalid_argument(fmt::format("aggregation: '{}' is not none, simple, first, average or max", name));
+  if (name == "none") return Aggregation::none;
+  if (name == "simple") return Aggregation::simple;
+  if (name == "first") return Aggregation::first;
+  if (name == "average") return Aggregation::average;
+  if (name == "max") return Aggregation::max;
+  throw std::invalid_argument(
+      fmt::format("aggregation: '{}' is not none, simple, first, average or max", name));
 }
 
 std::vector<Entity> aggregate_tokens(std::string_view text, const std::vector<TokenRow>& tokens,
-                                     const std::vector<std::string>& labels, const AggregationOptions& options,
+                                     const std::vector<std::string>& labels,
+                                     const AggregationOptions& options,
                                      const TokensToString& tokens_to_string) {
   std::vector<PreEntity> pre = gather_pre_entities(text, tokens, options.subwords);
   std::vector<Entity> entities;
-  if (options.strategy == Aggregation::None || options.strategy == Aggregation::Simple) {
+  if (options.strategy == Aggregation::none || options.strategy == Aggregation::simple) {
     for (const PreEntity& p : pre) {
       size_t i = argmax(*p.scores);
       entities.push_back({label_of(labels, i), (*p.scores)[i], p.index, p.word, p.start, p.end});
@@ -188,15 +200,18 @@ std::vector<Entity> aggregate_tokens(std::string_view text, const std::vector<To
   } else {
     entities = aggregate_words(pre, options.strategy, labels, tokens_to_string);
   }
-  if (options.strategy != Aggregation::None) entities = group_entities(entities, tokens_to_string);
+  if (options.strategy != Aggregation::none) entities = group_entities(entities, tokens_to_string);
   const auto& ignore = options.ignore_labels;
-  std::erase_if(entities, [&](const Entity& e) { return std::find(ignore.begin(), ignore.end(), e.entity) != ignore.end(); });
+  std::erase_if(entities, [&](const Entity& e) {
+    return std::find(ignore.begin(), ignore.end(), e.entity) != ignore.end();
+  });
   return entities;
 }
 
 std::vector<Entity> merge_overlapping_entities(std::vector<Entity> entities) {
   if (entities.empty()) return entities;
-  std::stable_sort(entities.begin(), entities.end(), [](const Entity& a, const Entity& b) { return a.start < b.start; });
+  std::stable_sort(entities.begin(), entities.end(),
+                   [](const Entity& a, const Entity& b) { return a.start < b.start; });
   std::vector<Entity> out;
   Entity prev = entities.front();
   for (const Entity& e : entities) {

@@ -17,9 +17,11 @@
 #include <string_view>
 #include <vector>
 
+#include "vkcls/types.h"
+
 namespace vkcls {
 
-enum class Aggregation { None, Simple, First, Average, Max };
+// Aggregation (none | simple | first | average | max) is in vkcls/types.h.
 // "none" | "simple" | "first" | "average" | "max"; throws std::invalid_argument naming the choices.
 Aggregation aggregation_from_string(std::string_view name);
 
@@ -35,20 +37,15 @@ struct TokenRow {
   std::vector<float> probs;  // [num_labels], softmax already applied
   std::string token;         // the tokenizer's token string (convert_ids_to_tokens)
   int64_t start = 0, end = 0;
-  bool special = false;      // dropped, as the pipeline drops special tokens
-  bool unk = false;          // the unknown token: its word is the text it covers, never a subword
+  bool special = false;  // dropped, as the pipeline drops special tokens
+  bool unk = false;      // the unknown token: its word is the text it covers, never a subword
 };
 
-struct Entity {
-  std::string entity;        // none: the token's label; grouped: the entity group (tag without B-/I-)
-  float score = 0;
-  int64_t index = -1;        // none only: the token's position in its window (specials counted)
-  std::string word;
-  int64_t start = 0, end = 0;
-};
+// One token (aggregation none) or one entity group: vkcls/types.h's EntitySpan.
+using Entity = EntitySpan;
 
 struct AggregationOptions {
-  Aggregation strategy = Aggregation::Simple;
+  Aggregation strategy = Aggregation::simple;
   std::vector<std::string> ignore_labels = {"O"};
   SubwordMarking subwords = SubwordMarking::Prefix;
 };
@@ -58,7 +55,8 @@ using TokensToString = std::function<std::string(const std::vector<std::string>&
 
 // text: the original UTF-8 text. labels: id2label (index order), one per probability column.
 std::vector<Entity> aggregate_tokens(std::string_view text, const std::vector<TokenRow>& tokens,
-                                     const std::vector<std::string>& labels, const AggregationOptions& options,
+                                     const std::vector<std::string>& labels,
+                                     const AggregationOptions& options,
                                      const TokensToString& tokens_to_string);
 
 // Entities of overlapping windows of one text -> one list, as the pipeline does with stride.

@@ -18,7 +18,9 @@ long env_int(const char* name, long fallback) {
   if (!v || !*v) return fallback;
   char* end = nullptr;
   long x = std::strtol(v, &end, 10);
-  if (*end) throw std::invalid_argument(fmt::format("environment variable {}='{}' is not an integer", name, v));
+  if (*end)
+    throw std::invalid_argument(
+        fmt::format("environment variable {}='{}' is not an integer", name, v));
   return x;
 }
 
@@ -79,38 +81,49 @@ std::vector<DeviceInfo> list_devices() {
 
 int choose_device(const std::vector<DeviceInfo>& devices, int requested, std::string* why) {
   if (devices.empty())
-    throw std::runtime_error("no Vulkan device found (install mesa-vulkan-drivers for the CPU driver lavapipe, or a GPU driver)");
+    throw std::runtime_error(
+        "no Vulkan device found (install mesa-vulkan-drivers for the CPU driver lavapipe, or a GPU "
+        "driver)");
   if (requested >= 0) {
     if (requested >= int(devices.size()))
-      throw std::invalid_argument(fmt::format("device {} requested (--device / VKCLS_DEVICE) but only {} device(s) exist (0..{})",
-                                              requested, devices.size(), devices.size() - 1));
+      throw std::invalid_argument(fmt::format(
+          "device {} requested (--device / VKCLS_DEVICE) but only {} device(s) exist (0..{})",
+          requested, devices.size(), devices.size() - 1));
     *why = fmt::format("device {} requested (--device / VKCLS_DEVICE)", requested);
     return requested;
   }
   // discrete GPU, then integrated, then virtual, then CPU; ties: more device-local memory
   auto rank = [](const DeviceInfo& d) {
     switch (d.type) {
-      case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-      case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-      case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-      case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-      default: return 0;
+      case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return 4;
+      case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return 3;
+      case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return 2;
+      case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return 1;
+      default:
+        return 0;
     }
   };
   int best = 0;
   for (int i = 1; i < int(devices.size()); ++i) {
     const auto &a = devices[i], &b = devices[best];
-    if (rank(a) > rank(b) || (rank(a) == rank(b) && a.device_local_bytes > b.device_local_bytes)) best = i;
+    if (rank(a) > rank(b) || (rank(a) == rank(b) && a.device_local_bytes > b.device_local_bytes))
+      best = i;
   }
-  *why = fmt::format("{} is the best of {} device(s): discrete GPU > integrated > virtual > CPU", devices[best].type_name(),
-                     devices.size());
+  *why = fmt::format("{} is the best of {} device(s): discrete GPU > integrated > virtual > CPU",
+                     devices[best].type_name(), devices.size());
   return best;
 }
 
 Context::Context(ContextOptions options) : options_(options) {
   if (const char* v = std::getenv("VKCLS_VALIDATION"); v && *v) {
     std::string s = v;
-    options_.validation = s == "sync" ? Validation::sync : s == "0" ? Validation::off : Validation::on;
+    options_.validation = s == "sync" ? Validation::sync
+                          : s == "0"  ? Validation::off
+                                      : Validation::on;
   }
   options_.device_index = int(env_int("VKCLS_DEVICE", options_.device_index));
   if (env_int("VKCLS_PROFILE", 0)) options_.profile = true;
@@ -129,8 +142,10 @@ Context::~Context() {
   // Tests of whole programs (engine, CLI, server) set VKCLS_VALIDATION_FATAL=1: a
   // validation error anywhere in the process then fails it, as it fails an op test.
   if (validation_errors_ > 0 && env_int("VKCLS_VALIDATION_FATAL", 0)) {
-    for (const auto& m : validation_messages()) std::fprintf(stderr, "vkcls validation: %s\n", m.c_str());
-    std::fprintf(stderr, "vkcls: %zu Vulkan validation error(s); failing (VKCLS_VALIDATION_FATAL=1)\n",
+    for (const auto& m : validation_messages())
+      std::fprintf(stderr, "vkcls validation: %s\n", m.c_str());
+    std::fprintf(stderr,
+                 "vkcls: %zu Vulkan validation error(s); failing (VKCLS_VALIDATION_FATAL=1)\n",
                  size_t(validation_errors_));
     std::fflush(stderr);
     std::_Exit(70);
@@ -150,14 +165,14 @@ Context::~Context() {
   instance_ = VK_NULL_HANDLE;
 }
 
-VKAPI_ATTR VkBool32 VKAPI_CALL Context::on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                                         VkDebugUtilsMessageTypeFlagsEXT,
-                                                         const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                                         void* self) {
+VKAPI_ATTR VkBool32 VKAPI_CALL Context::on_debug_message(
+    VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
+    const VkDebugUtilsMessengerCallbackDataEXT* data, void* self) {
   auto* ctx = static_cast<Context*>(self);
   bool error = severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
   std::string msg = fmt::format("{} {}: {}", error ? "error" : "warning",
-                                data->pMessageIdName ? data->pMessageIdName : "", data->pMessage ? data->pMessage : "");
+                                data->pMessageIdName ? data->pMessageIdName : "",
+                                data->pMessage ? data->pMessage : "");
   {
     std::lock_guard lock(ctx->messages_mutex_);
     ctx->messages_.push_back(msg);
@@ -174,7 +189,8 @@ void Context::create_instance() {
   if (options_.validation != Validation::off) {
     if (!has_layer("VK_LAYER_KHRONOS_validation"))
       throw std::runtime_error(
-          "validation requested (VKCLS_VALIDATION) but VK_LAYER_KHRONOS_validation is not installed "
+          "validation requested (VKCLS_VALIDATION) but VK_LAYER_KHRONOS_validation is not "
+          "installed "
           "(apt-get install vulkan-validationlayers)");
     layers.push_back("VK_LAYER_KHRONOS_validation");
     exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
@@ -185,11 +201,14 @@ void Context::create_instance() {
     ci.flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
   }
   VkDebugUtilsMessengerCreateInfoEXT dbg{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-  dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-  dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
+  dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                        VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+  dbg.messageType =
+      VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
   dbg.pfnUserCallback = on_debug_message;
   dbg.pUserData = this;
-  VkValidationFeatureEnableEXT sync_feature = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeatureEnableEXT sync_feature =
+      VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
   VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
   features.enabledValidationFeatureCount = 1;
   features.pEnabledValidationFeatures = &sync_feature;
@@ -200,7 +219,8 @@ void Context::create_instance() {
   ci.ppEnabledLayerNames = layers.data();
   ci.enabledExtensionCount = uint32_t(exts.size());
   ci.ppEnabledExtensionNames = exts.data();
-  if (options_.validation != Validation::off) ci.pNext = &dbg;  // also covers instance creation itself
+  if (options_.validation != Validation::off)
+    ci.pNext = &dbg;  // also covers instance creation itself
   VK_CHECK(vkCreateInstance(&ci, nullptr, &instance_));
 
   if (options_.validation != Validation::off) {
@@ -219,8 +239,8 @@ void Context::create_device() {
   physical_ = pds[chosen];
   info_ = infos[chosen];
   if (info_.api_version < VK_API_VERSION_1_2)
-    throw std::runtime_error(fmt::format("device '{}' offers Vulkan {}; vkcls needs 1.2", info_.name,
-                                         info_.api_version_string()));
+    throw std::runtime_error(fmt::format("device '{}' offers Vulkan {}; vkcls needs 1.2",
+                                         info_.name, info_.api_version_string()));
   vkGetPhysicalDeviceMemoryProperties(physical_, &memory_props_);
 
   uint32_t nq = 0;
@@ -230,9 +250,11 @@ void Context::create_device() {
   queue_family_ = UINT32_MAX;
   for (uint32_t i = 0; i < nq; ++i) {  // prefer a compute queue without graphics (async compute)
     if (!(qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
-    if (queue_family_ == UINT32_MAX || !(qf[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) queue_family_ = i;
+    if (queue_family_ == UINT32_MAX || !(qf[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
+      queue_family_ = i;
   }
-  if (queue_family_ == UINT32_MAX) throw std::runtime_error(fmt::format("device '{}' has no compute queue", info_.name));
+  if (queue_family_ == UINT32_MAX)
+    throw std::runtime_error(fmt::format("device '{}' has no compute queue", info_.name));
 
   float priority = 1.f;
   VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -241,8 +263,10 @@ void Context::create_device() {
   qci.pQueuePriorities = &priority;
 
   // Features: only what the device has; kernels pick variants by info_.
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  VkPhysicalDeviceSubgroupSizeControlFeatures sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV coop{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceSubgroupSizeControlFeatures sg{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
   VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
   VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
@@ -258,7 +282,8 @@ void Context::create_device() {
     sg.subgroupSizeControl = VK_TRUE;
     *tail = &sg;
     tail = &sg.pNext;
-    if (info_.api_version < VK_API_VERSION_1_3) exts.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    if (info_.api_version < VK_API_VERSION_1_3)
+      exts.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
   }
   if (info_.coopmat_nv && info_.storage_16bit && info_.shader_float16) {
     coop.cooperativeMatrix = VK_TRUE;
@@ -290,7 +315,8 @@ void Context::create_device() {
   options_.fence_timeout_ms = uint32_t(env_int("VKCLS_TIMEOUT_MS", options_.fence_timeout_ms));
 }
 
-uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags avoid) const {
+uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags want,
+                              VkMemoryPropertyFlags avoid) const {
   for (int pass = 0; pass < 2; ++pass)
     for (uint32_t i = 0; i < memory_props_.memoryTypeCount; ++i) {
       auto f = memory_props_.memoryTypes[i].propertyFlags;
@@ -298,11 +324,18 @@ uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags want, Vk
       if (pass == 0 && (f & avoid)) continue;
       return i;
     }
-  throw std::runtime_error(fmt::format("device '{}' has no memory type with properties 0x{:x}", info_.name, want));
+  throw std::runtime_error(
+      fmt::format("device '{}' has no memory type with properties 0x{:x}", info_.name, want));
 }
 
 void Context::submit_and_wait(VkCommandBuffer cmd) {
-  if (lost_) throw VulkanError(VK_ERROR_DEVICE_LOST, "the GPU was lost earlier; no further work is accepted");
+  wait_fence(submit(cmd));
+}
+
+VkFence Context::submit(VkCommandBuffer cmd) {
+  if (lost_)
+    throw VulkanError(VK_ERROR_DEVICE_LOST,
+                      "the GPU was lost earlier; no further work is accepted");
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   VkFence fence;
   VK_CHECK(vkCreateFence(device_, &fci, nullptr, &fence));
@@ -314,20 +347,41 @@ void Context::submit_and_wait(VkCommandBuffer cmd) {
     std::lock_guard lock(queue_mutex_);
     r = vkQueueSubmit(queue_, 1, &si, fence);
   }
-  if (r == VK_SUCCESS) r = vkWaitForFences(device_, 1, &fence, VK_TRUE, uint64_t(options_.fence_timeout_ms) * 1000000ull);
+  if (r != VK_SUCCESS) {
+    vkDestroyFence(device_, fence, nullptr);
+    if (r == VK_ERROR_DEVICE_LOST) lost_ = true;
+    vk_fail(r, "vkQueueSubmit", __FILE__, __LINE__);
+  }
+  return fence;
+}
+
+bool Context::fence_done(VkFence fence) {
+  VkResult r = vkGetFenceStatus(device_, fence);
+  if (r == VK_SUCCESS) return true;
+  if (r == VK_NOT_READY) return false;
+  if (r == VK_ERROR_DEVICE_LOST) lost_ = true;
+  return true;  // wait_fence reports the error
+}
+
+void Context::wait_fence(VkFence fence) {
+  VkResult r = vkWaitForFences(device_, 1, &fence, VK_TRUE,
+                               uint64_t(options_.fence_timeout_ms) * 1000000ull);
   vkDestroyFence(device_, fence, nullptr);
   if (r == VK_TIMEOUT) {
     lost_ = true;
-    throw VulkanError(VK_TIMEOUT, fmt::format("GPU work did not finish within {} ms; the device is treated as lost",
-                                              options_.fence_timeout_ms));
+    throw VulkanError(
+        VK_TIMEOUT,
+        fmt::format("GPU work did not finish within {} ms; the device is treated as lost",
+                    options_.fence_timeout_ms));
   }
   if (r == VK_ERROR_DEVICE_LOST) lost_ = true;
-  if (r != VK_SUCCESS) vk_fail(r, "vkQueueSubmit/vkWaitForFences", __FILE__, __LINE__);
+  if (r != VK_SUCCESS) vk_fail(r, "vkWaitForFences", __FILE__, __LINE__);
 }
 
 static void check_copy(const Tensor& t, size_t bytes, const char* what) {
   if (bytes > t.bytes)
-    throw std::invalid_argument(fmt::format("{}: {} bytes do not fit tensor {} ({} bytes)", what, bytes, t.describe(), t.bytes));
+    throw std::invalid_argument(fmt::format("{}: {} bytes do not fit tensor {} ({} bytes)", what,
+                                            bytes, t.describe(), t.bytes));
 }
 
 void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
@@ -354,7 +408,8 @@ void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0,
+                       1, &mb, 0, nullptr, 0, nullptr);
   VK_CHECK(vkEndCommandBuffer(cmd));
   try {
     submit_and_wait(cmd);
@@ -386,12 +441,14 @@ void Context::download(const Tensor& src, void* dst, size_t bytes) {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                       1, &mb, 0, nullptr, 0, nullptr);
   VkBufferCopy region{src.offset, 0, bytes};
   vkCmdCopyBuffer(cmd, src.buffer, staging.handle(), 1, &region);
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
+                       0, nullptr, 0, nullptr);
   VK_CHECK(vkEndCommandBuffer(cmd));
   try {
     submit_and_wait(cmd);

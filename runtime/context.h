@@ -21,7 +21,7 @@ class PipelineCache;
 enum class Validation { off, on, sync };  // sync adds synchronization validation (hazards)
 
 struct ContextOptions {
-  int device_index = -1;          // -1: best device; VKCLS_DEVICE overrides when set
+  int device_index = -1;                    // -1: best device; VKCLS_DEVICE overrides when set
   Validation validation = Validation::off;  // VKCLS_VALIDATION=1|sync overrides when set
   bool disk_pipeline_cache = true;          // VKCLS_PIPELINE_CACHE=0 disables
   bool force_staging = false;               // never map device memory (tests the discrete-GPU path)
@@ -54,7 +54,8 @@ class Context {
   bool fp16_enabled() const { return fp16_enabled_; }
   bool maps_device_memory() const { return maps_device_memory_; }
 
-  uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags avoid = 0) const;
+  uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags want,
+                       VkMemoryPropertyFlags avoid = 0) const;
 
   // Copies between host memory and a tensor: memcpy when mapped, else a staging
   // buffer and a transfer on the queue (blocking).
@@ -63,6 +64,12 @@ class Context {
 
   // Submits and blocks until done; throws VulkanError on device loss or timeout.
   void submit_and_wait(VkCommandBuffer cmd);
+  // The same in two steps, so the host can prepare the next batch while this one runs:
+  // submit() returns a fence the caller owns; fence_done() polls it; wait_fence() blocks (up to
+  // the fence timeout, then the device is treated as lost) and destroys it.
+  VkFence submit(VkCommandBuffer cmd);
+  bool fence_done(VkFence fence);
+  void wait_fence(VkFence fence);
   bool lost() const { return lost_; }
 
   // Messages from the validation layer (errors, and warnings about usage).

@@ -46,7 +46,7 @@ struct AttentionArgs {
   uint32_t q_row_stride = 0, kv_row_stride = 0;       // 0: dense rows
   bool causal = false;
   uint32_t window = 0;
-  float scale = 0;  // 0: 1/sqrt(head_dim)
+  float scale = 0;          // 0: 1/sqrt(head_dim)
   uint32_t max_seqlen = 0;  // longest sequence in the batch (sizes the grid)
 };
 void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, const Tensor& v,
@@ -59,7 +59,8 @@ void softmax(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, floa
 void sigmoid(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, float scale = 1.f,
              float bias = 0.f);
 
-// y = LayerNorm(x + residual) * gamma + beta; x, residual, y: [rows, cols]; gamma, beta: [cols] f32.
+// y = LayerNorm(x + residual) * gamma + beta; x, residual, y: [rows, cols]; gamma, beta: [cols]
+// f32.
 void layer_norm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor* residual,
                 const Tensor& gamma, const Tensor* beta, const Tensor& y, float eps);
 // y = RMSNorm(x + residual) * (gamma + gamma_offset).
@@ -79,11 +80,13 @@ void embed(Context& ctx, Recorder& rec, const Tensor& ids, const Tensor& word_ta
            const Tensor& y, const EmbedArgs& args = {});
 
 // In-place rotary embedding of num_heads heads starting at element `offset` of each row.
+// inv_freq: f32 [rotary_dim / 2], the frequencies (theta and any scaling applied on the host).
 struct RopeArgs {
   uint32_t num_heads = 0, head_dim = 0, rotary_dim = 0;  // rotary_dim 0: head_dim
   uint32_t offset = 0, row_stride = 0;                   // row_stride 0: dense
   bool neox = true;
-  float theta = 10000.f;
+  const Tensor* inv_freq = nullptr;
+  float scale = 1.f;  // multiplies cos and sin (YaRN's attention factor)
 };
 void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
           const RopeArgs& args);
@@ -91,9 +94,10 @@ void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
 // y[t, f] = act(x[t, f]) * x[t, F + f];  x: [T, 2F], y: [T, F]  (GeGLU, SwiGLU)
 void glu(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, Act act);
 
-// y[s] = first / mean / last row of each sequence; hidden: [T, H], cu_seqlens: i32 [S+1], y: [S, H].
+// y[s] = first / mean / last of rows ranges[s, 0] .. ranges[s, 1] (half-open) of hidden;
+// hidden: [T, H], ranges: i32 [S, 2], y: [S, H]. An empty range gives zeros.
 enum class Pool : uint32_t { first = POOL_FIRST, mean = POOL_MEAN, last = POOL_LAST };
-void pool(Context& ctx, Recorder& rec, const Tensor& hidden, const Tensor& cu_seqlens,
-          const Tensor& y, Pool mode);
+void pool(Context& ctx, Recorder& rec, const Tensor& hidden, const Tensor& ranges, const Tensor& y,
+          Pool mode);
 
 }  // namespace vkcls::ops

@@ -28,6 +28,10 @@ Recorder::Recorder(Context& ctx) : ctx_(ctx) {
 
 Recorder::~Recorder() {
   VkDevice dev = ctx_.device();
+  if (fence_) {  // work still on the queue uses this command buffer: let it finish
+    vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX);
+    vkDestroyFence(dev, fence_, nullptr);
+  }
   for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
   if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
   vkDestroyCommandPool(dev, pool_, nullptr);
@@ -88,7 +92,8 @@ void Recorder::hazard_barrier(const Binding* b, size_t n) {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
-    vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+    vkCmdPipelineBarrier(cmd_,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
     barriers_++;
     written_.clear();
@@ -101,22 +106,27 @@ void Recorder::hazard_barrier(const Binding* b, size_t n) {
   }
 }
 
-void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const void* push, uint32_t push_bytes,
-                            uint32_t gx, uint32_t gy, uint32_t gz) {
+void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const void* push,
+                            uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (n != p.num_bindings)
-    throw std::invalid_argument(fmt::format("{}: {} buffers bound, pipeline has {}", p.name, n, p.num_bindings));
+    throw std::invalid_argument(
+        fmt::format("{}: {} buffers bound, pipeline has {}", p.name, n, p.num_bindings));
   if (push_bytes != p.push_bytes)
-    throw std::invalid_argument(fmt::format("{}: {} bytes of push constants, pipeline has {}", p.name, push_bytes, p.push_bytes));
+    throw std::invalid_argument(fmt::format("{}: {} bytes of push constants, pipeline has {}",
+                                            p.name, push_bytes, p.push_bytes));
   const DeviceInfo& info = ctx_.info();
-  if (gx > info.max_workgroup_count[0] || gy > info.max_workgroup_count[1] || gz > info.max_workgroup_count[2])
-    throw std::invalid_argument(fmt::format("{}: grid {}x{}x{} exceeds the device's maxComputeWorkGroupCount {}x{}x{}",
-                                            p.name, gx, gy, gz, info.max_workgroup_count[0], info.max_workgroup_count[1],
-                                            info.max_workgroup_count[2]));
+  if (gx > info.max_workgroup_count[0] || gy > info.max_workgroup_count[1] ||
+      gz > info.max_workgroup_count[2])
+    throw std::invalid_argument(fmt::format(
+        "{}: grid {}x{}x{} exceeds the device's maxComputeWorkGroupCount {}x{}x{}", p.name, gx, gy,
+        gz, info.max_workgroup_count[0], info.max_workgroup_count[1], info.max_workgroup_count[2]));
   for (size_t i = 0; i < n; ++i) {
-    if (b[i].buffer == VK_NULL_HANDLE) throw std::invalid_argument(fmt::format("{}: binding {} is empty", p.name, i));
+    if (b[i].buffer == VK_NULL_HANDLE)
+      throw std::invalid_argument(fmt::format("{}: binding {} is empty", p.name, i));
     if (b[i].bytes > info.max_storage_buffer_range)
-      throw std::invalid_argument(fmt::format("{}: binding {} spans {} bytes, over maxStorageBufferRange {}", p.name, i,
-                                              b[i].bytes, info.max_storage_buffer_range));
+      throw std::invalid_argument(
+          fmt::format("{}: binding {} spans {} bytes, over maxStorageBufferRange {}", p.name, i,
+                      b[i].bytes, info.max_storage_buffer_range));
   }
   if (gx == 0 || gy == 0 || gz == 0) return;  // nothing to do (an empty batch)
   begin_if_needed();
@@ -125,7 +135,8 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
   VkDescriptorSet set = allocate_set(p.set_layout);
   VkDescriptorBufferInfo infos[kMaxBindings];
   VkWriteDescriptorSet writes[kMaxBindings];
-  if (n > kMaxBindings) throw std::invalid_argument(fmt::format("{}: more than {} bindings", p.name, kMaxBindings));
+  if (n > kMaxBindings)
+    throw std::invalid_argument(fmt::format("{}: more than {} bindings", p.name, kMaxBindings));
   for (size_t i = 0; i < n; ++i) {
     // An empty tensor still owns an aligned slot in its arena, so a 4-byte range is safe.
     infos[i] = {b[i].buffer, b[i].offset, std::max<VkDeviceSize>(b[i].bytes, 4)};
@@ -142,7 +153,8 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
   if (profile) {
     uint32_t q = uint32_t(query_names_.size()) * 2;
     if (q + 2 > query_capacity_) {
-      // Grow by recording into a fresh pool is not possible mid-recording; size generously up front.
+      // Grow by recording into a fresh pool is not possible mid-recording; size generously up
+      // front.
       if (queries_ == VK_NULL_HANDLE) {
         query_capacity_ = 8192;
         VkQueryPoolCreateInfo qci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
@@ -160,10 +172,12 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
   }
   vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
   vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
-  if (push_bytes) vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+  if (push_bytes)
+    vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
   vkCmdDispatch(cmd_, gx, gy, gz);
   if (profile) {
-    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, uint32_t(query_names_.size()) * 2 + 1);
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_,
+                        uint32_t(query_names_.size()) * 2 + 1);
     query_names_.push_back(p.name);
   }
   dispatches_++;
@@ -177,11 +191,37 @@ void Recorder::fill_zero(const Tensor& t) {
 }
 
 void Recorder::submit_and_wait() {
+  submit();
+  wait();
+}
+
+void Recorder::submit() {
+  if (fence_)
+    throw std::logic_error("Recorder::submit: the previous submission was not waited for");
   if (!recording_) return;
   VK_CHECK(vkEndCommandBuffer(cmd_));
   recording_ = false;
   try {
-    ctx_.submit_and_wait(cmd_);
+    fence_ = ctx_.submit(cmd_);
+  } catch (...) {
+    reset();
+    throw;
+  }
+}
+
+bool Recorder::done() {
+  return !fence_ || ctx_.fence_done(fence_);
+}
+
+void Recorder::wait() {
+  if (!fence_) {
+    reset();
+    return;
+  }
+  VkFence f = fence_;
+  fence_ = VK_NULL_HANDLE;
+  try {
+    ctx_.wait_fence(f);
   } catch (...) {
     reset();
     throw;
@@ -189,13 +229,16 @@ void Recorder::submit_and_wait() {
   timings_.clear();
   if (!query_names_.empty()) {
     std::vector<uint64_t> stamps(query_names_.size() * 2);
-    VK_CHECK(vkGetQueryPoolResults(ctx_.device(), queries_, 0, uint32_t(stamps.size()), stamps.size() * 8, stamps.data(),
-                                   8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    VK_CHECK(vkGetQueryPoolResults(ctx_.device(), queries_, 0, uint32_t(stamps.size()),
+                                   stamps.size() * 8, stamps.data(), 8,
+                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     double ns = ctx_.info().timestamp_period_ns;
     for (size_t i = 0; i < query_names_.size(); ++i)
-      timings_.push_back({query_names_[i], double(stamps[2 * i + 1] - stamps[2 * i]) * ns / 1000.0});
+      timings_.push_back(
+          {query_names_[i], double(stamps[2 * i + 1] - stamps[2 * i]) * ns / 1000.0});
     if (env_int("VKCLS_PROFILE", 0))
-      for (auto& t : timings_) std::fprintf(stderr, "vkcls profile: %-40s %10.1f us\n", t.name.c_str(), t.microseconds);
+      for (auto& t : timings_)
+        std::fprintf(stderr, "vkcls profile: %-40s %10.1f us\n", t.name.c_str(), t.microseconds);
   }
   reset();
 }

@@ -22,9 +22,15 @@ struct Binding {
   VkDeviceSize offset = 0, bytes = 0;
   Access access = Access::read;
 };
-inline Binding in(const Tensor& t) { return {t.buffer, t.offset, t.bytes, Access::read}; }
-inline Binding out(const Tensor& t) { return {t.buffer, t.offset, t.bytes, Access::write}; }
-inline Binding inout(const Tensor& t) { return {t.buffer, t.offset, t.bytes, Access::read_write}; }
+inline Binding in(const Tensor& t) {
+  return {t.buffer, t.offset, t.bytes, Access::read};
+}
+inline Binding out(const Tensor& t) {
+  return {t.buffer, t.offset, t.bytes, Access::write};
+}
+inline Binding inout(const Tensor& t) {
+  return {t.buffer, t.offset, t.bytes, Access::read_write};
+}
 
 struct DispatchTime {
   std::string name;
@@ -49,8 +55,17 @@ class Recorder {
 
   // Submits what was recorded, waits, and makes the recorder ready to record again.
   void submit_and_wait();
+  // The same in two steps: submit() hands the work to the queue; done() polls it; wait()
+  // blocks until it finished (throws VulkanError on loss or timeout) and makes the recorder
+  // ready again. Nothing may be recorded between submit() and wait().
+  void submit();
+  bool done();
+  void wait();
+  bool in_flight() const { return fence_ != VK_NULL_HANDLE; }
   // Drops whatever was recorded and not submitted (e.g. after an op threw mid-way).
-  void discard() { reset(); }
+  void discard() {
+    if (!fence_) reset();
+  }
   size_t num_dispatches() const { return dispatches_; }
   size_t num_barriers() const { return barriers_; }
   // Per-dispatch GPU times of the last submission (profiling on, timestamps supported).
@@ -76,6 +91,7 @@ class Recorder {
   size_t pool_cursor_ = 0;     // pool that allocations come from
   uint32_t sets_in_pool_ = 0;  // sets taken from it since the last reset
   bool recording_ = false;
+  VkFence fence_ = VK_NULL_HANDLE;     // between submit() and wait()
   std::vector<Range> written_, read_;  // since the last barrier
   size_t dispatches_ = 0, barriers_ = 0;
   // profiling

@@ -3,45 +3,50 @@
 //
 //   POST /classify  /pooling  /score /v1/score  /rerank /v1/rerank /v2/rerank  /v1/embeddings
 //        /tokenize /detokenize
-//   GET  /v1/models  /health  /version  /metrics
+//   GET  /v1/models  /health  /ping  /version  /metrics
 //
-// Requests from all connections go through one queue (server/scheduler.h); a scheduler
-// thread batches requests of the same kind and parameters into one engine call.
+// server/protocol.h parses requests and builds responses, server/handlers.h runs them on the
+// engine (whose scheduler batches requests from all connections), server/http.cpp is the HTTP
+// glue: routing, auth, access log, client-disconnect detection, signals.
 // Errors are vLLM's {"error": {"message", "type", "param", "code"}}.
 #pragma once
 #include <cstdint>
-#include <functional>
-#include <optional>
+#include <memory>
 #include <string>
-#include <vector>
 
-#include "poolers/token_aggregation.h"
 #include "vkcls/engine.h"
 
 namespace vkcls::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8000;                       // 0: any free port (the bound port is printed on stderr)
-  std::string model_dir;                 // for the tokenizer (/tokenize, /detokenize, token ids)
-  std::string served_model_name;         // the `model` field must match it ("" = basename of model_dir)
-  std::string api_key;                   // "" = no authentication
+  int port = 8000;                // 0: any free port (the bound port is printed on stderr)
+  std::string model_dir;          // for messages and /v1/models
+  std::string served_model_name;  // the `model` field must match it ("" = basename of model_dir)
+  std::string api_key;            // "" = no authentication
   size_t max_payload_bytes = 8u << 20;   // larger bodies: 413
   size_t max_inputs_per_request = 2048;  // more inputs (or pairs): 400
-  size_t max_queue = 1024;               // queued requests; more: 429
-  int64_t max_batch_tokens = 8192;       // tokens (estimated) gathered into one engine call
-  int threads = 64;                      // HTTP worker threads (each holds one connection)
-  int read_timeout_s = 10;               // a connection that sends nothing for this long is closed
+  size_t max_queue = 1024;  // queued requests (the engine's max_queued_requests); more: 429
+  int threads = 64;         // HTTP worker threads (each holds one connection)
+  int read_timeout_s = 10;  // a connection that sends nothing for this long is closed
   int keep_alive_timeout_s = 5;
-  bool access_log = true;                // one JSON line per request on stderr
+  bool access_log = true;  // one JSON line per request on stderr
   std::string version = "0.0.0";
+};
 
-  // Token-classification aggregation (/pooling task token_classify with "aggregation"):
-  // how the tokenizer marks subwords, its unknown token id, convert_tokens_to_string.
-  // Without tokens_to_string, "aggregation" is answered with 400.
-  SubwordMarking subwords = SubwordMarking::Prefix;
-  std::optional<int32_t> unk_id;
-  TokensToString tokens_to_string;
+// The server without signal handling: bind in the constructor (throws when the address cannot
+// be bound), serve in run() until stop() (from any thread; in-flight requests finish).
+class HttpServer {
+ public:
+  HttpServer(Engine& engine, const ServerOptions& options);
+  ~HttpServer();
+  int port() const;
+  void run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Blocks SIGTERM / SIGINT in the calling thread (and so in every thread it creates later)

@@ -88,7 +88,7 @@ VKCLS_STRUCT RopeParams {
   uint offset;           // element offset of head 0 in a row
   uint row_stride;
   uint neox;             // 1: rotate halves (GPT-NeoX / Llama); 0: interleaved pairs (GPT-J)
-  float theta;           // base, e.g. 10000
+  float scale;           // cos and sin are multiplied by it (YaRN's attention factor; 1 otherwise)
 };
 
 // y[t, f] = act(x[t, f]) * x[t, F + f]   (x: [T, 2F], y: [T, F])

@@ -5,8 +5,10 @@
 // rotated in pairs (a, b) -> (a cos - b sin, b cos + a sin):
 //   neox = 1: pairs (i, i + rotary_dim/2)    (GPT-NeoX, Llama: rotate halves)
 //   neox = 0: pairs (2i, 2i + 1)             (GPT-J: interleaved)
-// angle = positions[t] * inv_freq[i], inv_freq[i] = 1 / theta^(2i / rotary_dim)
-// in fp32 as Hugging Face computes it. positions: [tokens] i32.
+// angle = positions[t] * inv_freq[i] in fp32 as Hugging Face computes it; inv_freq [rotary_dim/2]
+// comes from the host (models/blocks.cpp: rope_inv_freq, with any rope_scaling applied), so its
+// bits equal torch's: a device pow() a few ulp off moves angles near position 8k by 1e-3 rad.
+// positions: [tokens] i32.
 // One invocation per pair: tokens * num_heads * rotary_dim/2 of them.
 #include "common.glsl"
 #include "grid.glsl"
@@ -16,6 +18,7 @@ layout(local_size_x = WG) in;
 
 layout(std430, binding = 0) readonly buffer Positions { int positions[]; };
 layout(std430, binding = 1) buffer X { float x[]; };
+layout(std430, binding = 2) readonly buffer InvFreq { float inv_freq[]; };
 layout(push_constant) uniform Push { RopeParams p; };
 
 void main() {
@@ -26,9 +29,7 @@ void main() {
   uint th = i / half_dim;
   uint h = th % p.num_heads, t = th / p.num_heads;
 
-  precise float e = float(2 * k) / float(p.rotary_dim);
-  precise float inv_freq = 1.0 / pow(p.theta, e);
-  precise float angle = float(positions[t]) * inv_freq;
+  precise float angle = float(positions[t]) * inv_freq[k];
   // Reduce to [-pi, pi] (where GPU sin/cos are specified) with 2*pi split in
   // three parts; n * TWO_PI_HI is exact for |n| < 2^16.
   const float TWO_PI_HI = 6.28125;                // 8 significant bits
@@ -37,7 +38,7 @@ void main() {
   precise float n = round(angle * 0.15915494309189535);
   precise float r = (angle - n * TWO_PI_HI) - n * TWO_PI_MID;
   r -= n * TWO_PI_LO;
-  float c = cos(r), s = sin(r);
+  float c = cos(r) * p.scale, s = sin(r) * p.scale;
 
   uint head = p.offset + t * p.row_stride + h * p.head_dim;
   uint ia = p.neox != 0 ? head + k : head + 2 * k;

@@ -4,6 +4,7 @@
 //   -> truncation -> post-processor -> merge               (whole input)
 #include "tokenizer/tokenizer.h"
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -144,7 +145,6 @@ std::unique_ptr<Model> model_from_json(const json& j, const std::string& path) {
   json_fail(path + ".type", "unknown model type '" + type + "'");
 }
 
-
 static TruncationParams parse_truncation(const json& j) {
   TruncationParams t;
   if (j.is_null()) return t;
@@ -156,14 +156,21 @@ static TruncationParams parse_truncation(const json& j) {
   if (stride < 0) json_fail(path + ".stride", "must be >= 0");
   t.stride = static_cast<size_t>(stride);
   std::string s = json_string(j, "strategy", path, "LongestFirst");
-  if (s == "LongestFirst") t.strategy = TruncationStrategy::LongestFirst;
-  else if (s == "OnlyFirst") t.strategy = TruncationStrategy::OnlyFirst;
-  else if (s == "OnlySecond") t.strategy = TruncationStrategy::OnlySecond;
-  else json_fail(path + ".strategy", "unknown strategy '" + s + "'");
+  if (s == "LongestFirst")
+    t.strategy = TruncationStrategy::LongestFirst;
+  else if (s == "OnlyFirst")
+    t.strategy = TruncationStrategy::OnlyFirst;
+  else if (s == "OnlySecond")
+    t.strategy = TruncationStrategy::OnlySecond;
+  else
+    json_fail(path + ".strategy", "unknown strategy '" + s + "'");
   std::string d = json_string(j, "direction", path, "Right");
-  if (d == "Right") t.side = TruncationSide::Right;
-  else if (d == "Left") t.side = TruncationSide::Left;
-  else json_fail(path + ".direction", "unknown direction '" + d + "'");
+  if (d == "Right")
+    t.side = TruncationSide::Right;
+  else if (d == "Left")
+    t.side = TruncationSide::Left;
+  else
+    json_fail(path + ".direction", "unknown direction '" + d + "'");
   return t;
 }
 
@@ -179,7 +186,8 @@ static PaddingParams parse_padding(const json& j) {
   if (j.contains("pad_to_multiple_of") && !j["pad_to_multiple_of"].is_null())
     p.pad_to_multiple_of = static_cast<size_t>(json_int(j, "pad_to_multiple_of", path));
   if (j.contains("strategy") && j["strategy"].is_object() && j["strategy"].contains("Fixed"))
-    p.fixed_length = j["strategy"]["Fixed"].is_number_unsigned() ? j["strategy"]["Fixed"].get<size_t>() : 0;
+    p.fixed_length =
+        j["strategy"]["Fixed"].is_number_unsigned() ? j["strategy"]["Fixed"].get<size_t>() : 0;
   return p;
 }
 
@@ -227,6 +235,11 @@ using tok::json;
 
 Tokenizer::Tokenizer(std::shared_ptr<const tok::TokenizerImpl> impl) : impl_(std::move(impl)) {}
 
+static std::atomic<uint64_t> g_loads{0};
+uint64_t Tokenizer::loads() {
+  return g_loads.load();
+}
+
 Tokenizer Tokenizer::from_json(const std::string& json_text) {
   json root;
   try {
@@ -235,6 +248,7 @@ Tokenizer Tokenizer::from_json(const std::string& json_text) {
     throw TokenizerError(std::string("tokenizer.json: invalid JSON: ") + e.what());
   }
   try {
+    ++g_loads;
     return Tokenizer(tok::load_json(root));
   } catch (const TokenizerError&) {
     throw;
@@ -253,12 +267,11 @@ static std::string read_file(const std::string& path) {
 }
 
 Tokenizer Tokenizer::from_file(const std::string& path) {
+  std::string text = read_file(path);  // "cannot open <path>" already names the file
   try {
-    return from_json(read_file(path));
+    return from_json(text);
   } catch (const TokenizerError& e) {
-    std::string msg = e.what();
-    if (msg.rfind("cannot open", 0) == 0) throw;
-    throw TokenizerError(path + ": " + msg);
+    throw TokenizerError(path + ": " + e.what());
   }
 }
 
@@ -272,7 +285,8 @@ Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
     } catch (const json::exception& e) {
       throw TokenizerError(base + "tokenizer_config.json: invalid JSON: " + e.what());
     }
-    if (!config.is_object()) throw TokenizerError(base + "tokenizer_config.json: expected an object");
+    if (!config.is_object())
+      throw TokenizerError(base + "tokenizer_config.json: expected an object");
   }
   size_t max_len = 0;
   if (config.contains("model_max_length") && config["model_max_length"].is_number()) {
@@ -298,7 +312,8 @@ Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
     if (!config.contains(k)) return d;
     const json& v = config[k];
     if (v.is_string()) return v.get<std::string>();
-    if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+    if (v.is_object() && v.contains("content") && v["content"].is_string())
+      return v["content"].get<std::string>();
     return d;
   };
   bool lower = cfg_bool("do_lower_case", true);
@@ -323,7 +338,8 @@ Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
     if (!vocab.count(*s)) throw TokenizerError(base + "vocab.txt: missing special token " + *s);
 
   auto impl = std::make_shared<tok::TokenizerImpl>();
-  impl->normalizer = tok::make_bert_normalizer(true, cfg_bool("tokenize_chinese_chars", true), strip, lower);
+  impl->normalizer =
+      tok::make_bert_normalizer(true, cfg_bool("tokenize_chinese_chars", true), strip, lower);
   impl->pre_tokenizer = tok::make_bert_pre_tokenizer();
   int32_t sep_id = vocab.at(sep), cls_id = vocab.at(cls);
   impl->model = tok::make_wordpiece(std::move(vocab), unk, "##", 100);
@@ -404,9 +420,17 @@ size_t Tokenizer::vocab_size() const {
   return impl_->model->vocab_size() + impl_->added.size_not_in_model(*impl_->model);
 }
 
-const TruncationParams& Tokenizer::default_truncation() const { return impl_->truncation; }
-const PaddingParams& Tokenizer::padding() const { return impl_->padding; }
-bool Tokenizer::is_special_token(std::string_view token) const { return impl_->added.is_special(token); }
-size_t Tokenizer::model_max_length() const { return impl_->model_max_length; }
+const TruncationParams& Tokenizer::default_truncation() const {
+  return impl_->truncation;
+}
+const PaddingParams& Tokenizer::padding() const {
+  return impl_->padding;
+}
+bool Tokenizer::is_special_token(std::string_view token) const {
+  return impl_->added.is_special(token);
+}
+size_t Tokenizer::model_max_length() const {
+  return impl_->model_max_length;
+}
 
 }  // namespace vkcls

@@ -86,13 +86,16 @@ class Tokenizer {
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::optional<std::string> id_to_token(int32_t id) const;
   size_t num_special_tokens_to_add(bool pair) const;
-  size_t vocab_size() const;  // model vocabulary plus added tokens
+  size_t vocab_size() const;                           // model vocabulary plus added tokens
   const TruncationParams& default_truncation() const;  // from "truncation" (max_length 0 if null)
-  const PaddingParams& padding() const;                 // from "padding"
+  const PaddingParams& padding() const;                // from "padding"
   bool is_special_token(std::string_view token) const;
   // tokenizer_config.json "model_max_length" when loaded with from_model_dir
   // (0 when unknown). Informational: encode() does not truncate to it.
   size_t model_max_length() const;
+  // How many tokenizer definitions this process has parsed (each one costs a full JSON parse
+  // and vocabulary build): a program should load its model's tokenizer once.
+  static uint64_t loads();
 
  private:
   explicit Tokenizer(std::shared_ptr<const tok::TokenizerImpl> impl);

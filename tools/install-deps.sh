@@ -5,13 +5,15 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git python3
+  build-essential cmake ninja-build pkg-config git python3 python3-venv
   # Vulkan: loader + headers, lavapipe (Mesa CPU driver), validation layer, vulkaninfo
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # shader build: GLSL -> SPIR-V, validation
   glslang-tools spirv-tools
   # libraries
   nlohmann-json3-dev libfmt-dev libonig-dev libutf8proc-dev libcpp-httplib-dev
+  # hub downloads over HTTPS (OpenSSL), and the openssl command the download test uses
+  libssl-dev openssl ca-certificates
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -14,19 +14,32 @@ namespace vkcls::cli {
 namespace fs = std::filesystem;
 
 void add_common_options(Args& args) {
-  args.option("model", "", "model folder (config.json, model.safetensors, tokenizer.json); default: $VKCLS_DEFAULT_MODEL, else the first folder in assets/models/ of the vkcls checkout");
+  args.option(
+      "model", "",
+      "model folder (config.json, model.safetensors, tokenizer.json) or a Hugging Face hub id "
+      "(ORG/NAME) in the local hub cache; default: $VKCLS_DEFAULT_MODEL, else the first folder "
+      "in assets/models/ of the vkcls checkout");
   args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
   args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
-  args.option("max-batch-tokens", "0", "tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver");
-  args.option("truncate", "", "keep N tokens of a longer input (-1: the model's maximum); default: a longer input is an error");
+  args.option("max-batch-tokens", "0",
+              "tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver");
+  add_model_options(args);
+  args.option("truncate", "",
+              "keep N tokens of a longer input (-1: the model's maximum); default: a longer input "
+              "is an error");
   args.option("truncation-side", "right", "right | left");
   args.flag("no-special-tokens", "do not add [CLS]/[SEP] (or <s>/</s>) around the text");
   args.flag("raw-logits", "write logits instead of activated probabilities/scores");
-  args.option("input", "", "read inputs from FILE (default: the texts given as arguments, else stdin)");
-  args.option("input-format", "auto", "auto | lines | jsonl | csv | tsv (auto: by file extension, else jsonl when the first line starts with '{')");
+  args.option("input", "",
+              "read inputs from FILE (default: the texts given as arguments, else stdin)");
+  args.option("input-format", "auto",
+              "auto | lines | jsonl | csv | tsv (auto: by file extension, else jsonl when the "
+              "first line starts with '{')");
   args.option("text-column", "text", "CSV/TSV column with the text");
-  args.option("pair-column", "text_pair", "CSV/TSV column with the second text of a pair (used when present)");
-  args.option("id-column", "id", "CSV/TSV column carried to the output as \"id\" (used when present)");
+  args.option("pair-column", "text_pair",
+              "CSV/TSV column with the second text of a pair (used when present)");
+  args.option("id-column", "id",
+              "CSV/TSV column carried to the output as \"id\" (used when present)");
   args.option("batch-size", "256", "inputs read, run and written at a time (bounds memory)");
   args.option("output", "", "write results to FILE (default: stdout)");
   args.option("format", "jsonl", "jsonl | table");
@@ -34,12 +47,45 @@ void add_common_options(Args& args) {
   args.flag("strict", "stop at the first bad input with exit code 1");
 }
 
+void add_model_options(Args& args) {
+  args.option(
+      "revision", "",
+      "with --model ORG/NAME: the branch, tag or commit in the Hugging Face cache (default main)");
+  args.flag(
+      "download",
+      "with --model ORG/NAME: download the model into the Hugging Face cache when it is not there "
+      "($HF_ENDPOINT, $HF_TOKEN)");
+  args.option(
+      "pooler-config", "",
+      "vLLM's PoolerConfig as JSON, e.g. '{\"pooling_type\": \"MEAN\", \"logit_bias\": 2.0}' "
+      "(task, pooling_type, seq_pooling_type, tok_pooling_type, use_activation, dimensions, "
+      "logit_mean, logit_sigma, logit_bias, logit_scale, step_tag_id, returned_token_ids)");
+  args.option("hf-overrides", "",
+              "JSON object merged into config.json, as vLLM's --hf-overrides "
+              "(e.g. '{\"architectures\": [\"Qwen3ForSequenceClassification\"]}')");
+}
+
+void read_model_options(const Args& args, EngineOptions& e) {
+  if (!args.get("pooler-config").empty()) {
+    try {
+      e.pooler = parse_pooler_config(args.get("pooler-config"));
+    } catch (const Error& err) {
+      throw std::invalid_argument(fmt::format("--pooler-config: {}", err.what()));
+    }
+  }
+  e.hf_overrides = args.get("hf-overrides");
+  e.revision = args.get("revision");
+  e.download = args.has("download");
+}
+
 namespace {
 
-std::string one_of(const Args& args, const std::string& name, const std::vector<std::string>& choices) {
+std::string one_of(const Args& args, const std::string& name,
+                   const std::vector<std::string>& choices) {
   std::string v = args.get(name);
   if (std::find(choices.begin(), choices.end(), v) == choices.end())
-    throw std::invalid_argument(fmt::format("--{}: '{}' is not one of {}", name, v, fmt::join(choices, ", ")));
+    throw std::invalid_argument(
+        fmt::format("--{}: '{}' is not one of {}", name, v, fmt::join(choices, ", ")));
   return v;
 }
 
@@ -77,11 +123,14 @@ CommonOptions read_common_options(const Args& args, const std::string& command) 
   o.engine.device = int(args.get_int("device"));
   o.engine.dtype = one_of(args, "dtype", {"auto", "f32", "f16"});
   o.engine.max_batch_tokens = args.get_int("max-batch-tokens");
+  read_model_options(args, o.engine);
   if (o.engine.max_batch_tokens < 0)
-    throw std::invalid_argument(fmt::format("--max-batch-tokens must be >= 0, got {}", o.engine.max_batch_tokens));
+    throw std::invalid_argument(
+        fmt::format("--max-batch-tokens must be >= 0, got {}", o.engine.max_batch_tokens));
   if (!args.get("truncate").empty()) {
     long k = args.get_int("truncate");
-    if (k != -1 && k < 1) throw std::invalid_argument(fmt::format("--truncate must be -1 or >= 1, got {}", k));
+    if (k != -1 && k < 1)
+      throw std::invalid_argument(fmt::format("--truncate must be -1 or >= 1, got {}", k));
     o.request.truncate_prompt_tokens = k;
   }
   o.request.truncation_side = one_of(args, "truncation-side", {"right", "left"});
@@ -93,7 +142,8 @@ CommonOptions read_common_options(const Args& args, const std::string& command) 
   o.pair_column = args.get("pair-column");
   o.id_column = args.get("id-column");
   long batch = args.get_int("batch-size");
-  if (batch < 1) throw std::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", batch));
+  if (batch < 1)
+    throw std::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", batch));
   o.batch_size = size_t(batch);
   o.output = args.get("output");
   o.format = one_of(args, "format", {"jsonl", "table"});
@@ -105,9 +155,6 @@ CommonOptions read_common_options(const Args& args, const std::string& command) 
 }
 
 std::unique_ptr<Engine> open_engine(const CommonOptions& o) {
-  std::error_code ec;
-  if (!fs::is_directory(o.engine.model_dir, ec))
-    throw std::invalid_argument(fmt::format("--model: '{}' is not a folder", o.engine.model_dir));
   return Engine::open(o.engine);
 }
 

@@ -12,19 +12,22 @@
 namespace vkcls::cli {
 
 struct CommonOptions {
-  std::string command;              // "classify", ... (for messages)
+  std::string command;  // "classify", ... (for messages)
   EngineOptions engine;
   RequestParams request;
-  std::string output;               // "" = stdout
-  std::string format = "jsonl";     // "jsonl" | "table"
+  std::string output;            // "" = stdout
+  std::string format = "jsonl";  // "jsonl" | "table"
   bool quiet = false, strict = false;
-  std::string input;                // "" = stdin (or the positional texts)
+  std::string input;                  // "" = stdin (or the positional texts)
   std::string input_format = "auto";  // "auto" | "lines" | "jsonl" | "csv" | "tsv"
   std::string text_column = "text", pair_column = "text_pair", id_column = "id";
   size_t batch_size = 256;
 };
 
 void add_common_options(Args& args);
+// --pooler-config and --hf-overrides (every command that opens a model, serve included).
+void add_model_options(Args& args);
+void read_model_options(const Args& args, EngineOptions& engine);
 CommonOptions read_common_options(const Args& args, const std::string& command);
 
 // --model's default: $VKCLS_DEFAULT_MODEL, else the first folder (by name) under the

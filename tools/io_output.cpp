@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <stdexcept>
 
 namespace vkcls::cli {
@@ -30,7 +31,9 @@ class LineWriter {
   explicit LineWriter(const std::string& path) {
     if (path.empty() || path == "-") return;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw std::invalid_argument(fmt::format("--output: cannot create '{}': {}", path, std::strerror(errno)));
+    if (fd_ < 0)
+      throw std::invalid_argument(
+          fmt::format("--output: cannot create '{}': {}", path, std::strerror(errno)));
     owned_ = true;
   }
   ~LineWriter() {
@@ -43,7 +46,8 @@ class LineWriter {
     while (left > 0) {
       ssize_t n = ::write(fd_, p, left);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw std::runtime_error(fmt::format("writing the output: {}", std::strerror(errno)));
+      if (n < 0)
+        throw std::runtime_error(fmt::format("writing the output: {}", std::strerror(errno)));
       p += n;
       left -= size_t(n);
     }
@@ -63,9 +67,14 @@ class Progress {
     if (now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     double s = seconds();
-    std::string eta = fraction > 0 && fraction < 1 ? fmt::format("  ETA {:.0f} s", s / fraction - s) : "";
-    std::string bar = fraction >= 0 ? fmt::format("[{:<20}] {:3.0f}%  ", std::string(size_t(fraction * 20), '#'), fraction * 100) : "";
-    std::fprintf(stderr, "\r\033[K%s%zu inputs  %.0f tokens/s%s", bar.c_str(), inputs, s > 0 ? double(tokens) / s : 0.0, eta.c_str());
+    std::string eta =
+        fraction > 0 && fraction < 1 ? fmt::format("  ETA {:.0f} s", s / fraction - s) : "";
+    std::string bar = fraction >= 0
+                          ? fmt::format("[{:<20}] {:3.0f}%  ",
+                                        std::string(size_t(fraction * 20), '#'), fraction * 100)
+                          : "";
+    std::fprintf(stderr, "\r\033[K%s%zu inputs  %.0f tokens/s%s", bar.c_str(), inputs,
+                 s > 0 ? double(tokens) / s : 0.0, eta.c_str());
     shown_ = true;
   }
   void clear() {
@@ -101,7 +110,8 @@ std::string table_cell(const std::string& s, size_t width) {
   return s + std::string(width - starts.size(), ' ');
 }
 
-int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& setup, const BatchRunner& runner) {
+int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& setup,
+                const BatchRunner& runner) {
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sa.sa_flags = SA_RESTART;
@@ -114,51 +124,76 @@ int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& set
   bool stop = false;
   auto report = [&](const Record& r, const std::string& error) {
     progress.clear();
-    std::fprintf(stderr, "vkcls %s: %s: %s%s\n", o.command.c_str(), r.where().c_str(), error.c_str(),
-                 o.strict ? "" : " (skipped)");
+    std::fprintf(stderr, "vkcls %s: %s: %s%s\n", o.command.c_str(), r.where().c_str(),
+                 error.c_str(), o.strict ? "" : " (skipped)");
     ++failed;
     if (o.strict) stop = true;
   };
   if (o.format == "table" && !setup.table_header.empty()) out.write_line(setup.table_header);
 
-  while (!stop && !g_interrupted) {
-    std::vector<Record> batch = reader.next(o.batch_size);
-    if (batch.empty()) break;
+  struct Started {
+    std::vector<Record> batch;
+    std::vector<const Record*> good;
+    PendingBatch pending;
+  };
+  std::deque<Started> started;  // at most two: the one being written and the next, already queued
+  bool input_done = false;
+  auto start_next = [&] {
+    if (input_done) return;
+    Started st;
+    st.batch = reader.next(o.batch_size);
+    if (st.batch.empty()) {
+      input_done = true;
+      return;
+    }
     // --strict: run only the records before the first bad one
-    size_t end = batch.size();
+    size_t end = st.batch.size();
     if (o.strict)
-      for (size_t i = 0; i < batch.size(); ++i)
-        if (!batch[i].error.empty()) {
+      for (size_t i = 0; i < st.batch.size(); ++i)
+        if (!st.batch[i].error.empty()) {
           end = i;
           break;
         }
-    std::vector<const Record*> good;
     for (size_t i = 0; i < end; ++i)
-      if (batch[i].error.empty()) good.push_back(&batch[i]);
-    std::vector<Outcome> outcomes = good.empty() ? std::vector<Outcome>{} : runner(good);
+      if (st.batch[i].error.empty()) st.good.push_back(&st.batch[i]);
+    if (!st.good.empty()) st.pending = runner(st.good);
+    started.push_back(std::move(st));
+  };
+  start_next();
+  while (!stop && !g_interrupted && !started.empty()) {
+    start_next();  // the engine gets the next batch before this one is waited for
+    Started st = std::move(started.front());
+    started.pop_front();
+    std::vector<Outcome> outcomes = st.pending ? st.pending() : std::vector<Outcome>{};
     size_t k = 0;
-    for (size_t i = 0; i < batch.size() && !stop && !g_interrupted; ++i) {
+    for (size_t i = 0; i < st.batch.size() && !stop && !g_interrupted; ++i) {
       ++inputs;
-      if (!batch[i].error.empty()) {
-        report(batch[i], batch[i].error);
+      if (!st.batch[i].error.empty()) {
+        report(st.batch[i], st.batch[i].error);
         continue;
       }
       Outcome& oc = outcomes.at(k++);
       tokens += oc.tokens;
       if (!oc.error.empty()) {
-        report(batch[i], oc.error);
+        report(st.batch[i], oc.error);
         continue;
       }
       for (auto& line : oc.lines) out.write_line(std::move(line));
     }
     progress.update(inputs, tokens, reader.progress());
   }
+  // a batch started but not written (Ctrl-C, --strict): wait for it before the engine goes
+  for (Started& st : started)
+    if (st.pending) st.pending();
   progress.clear();
   double s = progress.seconds();
   if (!o.quiet)
-    std::fprintf(stderr, "vkcls %s: %zu inputs, %zu failed, %lld tokens, %.2f s, %.1f inputs/s, %.0f tokens/s, device: %s%s\n",
-                 o.command.c_str(), inputs, failed, static_cast<long long>(tokens), s, s > 0 ? double(inputs) / s : 0.0,
-                 s > 0 ? double(tokens) / s : 0.0, setup.device.c_str(), g_interrupted ? " (interrupted)" : "");
+    std::fprintf(stderr,
+                 "vkcls %s: %zu inputs, %zu failed, %lld tokens, %.2f s, %.1f inputs/s, %.0f "
+                 "tokens/s, device: %s%s\n",
+                 o.command.c_str(), inputs, failed, static_cast<long long>(tokens), s,
+                 s > 0 ? double(inputs) / s : 0.0, s > 0 ? double(tokens) / s : 0.0,
+                 setup.device.c_str(), g_interrupted ? " (interrupted)" : "");
   if (g_interrupted) return 130;
   return failed ? 1 : 0;
 }

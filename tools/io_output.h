@@ -1,7 +1,8 @@
 // Output side of the model commands, and the loop that ties input, engine and output:
 //
-//   read --batch-size records -> report the bad ones (stderr, with their line number)
-//     -> run the good ones -> write one line per result, in input order -> repeat
+//   read --batch-size records -> start the good ones on the engine -> read and start the next
+//     batch -> write the first batch's results (one line per result, in input order; the bad
+//     records reported on stderr with their line number) -> repeat
 //
 // Each output line goes out with one write(2) (whole lines only, even on Ctrl-C: SIGINT
 // lets the current line finish, then the command exits with 130). A progress line on
@@ -26,15 +27,19 @@ struct Outcome {
   int64_t tokens = 0;
 };
 
-// Runs the good records of one batch; returns one Outcome per record, in order.
-using BatchRunner = std::function<std::vector<Outcome>(const std::vector<const Record*>& records)>;
+// Starts the good records of one batch on the engine (Engine::submit) and returns what waits
+// for them: one Outcome per record, in order. run_batches starts the next batch before it waits
+// for the current one, so the engine always has the next batch queued (tokenized and ready).
+using PendingBatch = std::function<std::vector<Outcome>()>;
+using BatchRunner = std::function<PendingBatch(const std::vector<const Record*>& records)>;
 
 struct RunSetup {
   std::string table_header;  // --format table: the column header line
   std::string device;        // for the summary
 };
 
-int run_batches(const CommonOptions& options, InputReader& reader, const RunSetup& setup, const BatchRunner& runner);
+int run_batches(const CommonOptions& options, InputReader& reader, const RunSetup& setup,
+                const BatchRunner& runner);
 
 // JSON text of one output line; invalid UTF-8 (never in valid input) becomes U+FFFD.
 std::string json_line(const nlohmann::ordered_json& j);

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 bash tools/install-deps.sh
+# test-only Python tools Debian 12 lacks (the official openai client), from PyPI into a venv
+bash tools/install-test-tools.sh "$build/pytools"
 extra=()
 if [ "${VKCLS_SANITIZE:-0}" = 1 ]; then extra+=(-DVKCLS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug); fi
 cmake -S . -B "$build" -G Ninja "${extra[@]}"

@@ -10,108 +10,114 @@
 //     if (r.ok()) std::printf("%s %.3f\n", r.label.c_str(), r.probs[r.label_index]);
 //     else std::printf("error: %s\n", r.error.c_str());
 //
-// Every call takes a batch and returns one result per input, in input order. Bad
-// input (empty text, too long without truncation, ...) fails only its own result
-// (result.error, naming the field and the limit); the rest of the batch completes.
-// Model-level errors (missing file, unsupported architecture, a task the model
-// cannot do) throw std::runtime_error / std::invalid_argument.
-// An Engine may be used from several threads; calls are serialised on the device.
+// Every call takes a batch and returns one result per input, in input order. Bad input
+// (empty text, too long without truncation, ...) fails only its own result (result.error
+// names the field and the limit, result.error_kind says what kind of failure it is); the rest
+// of the batch completes. Model-level errors (missing file, unsupported architecture, a task
+// the model cannot do) throw vkcls::Error.
+//
+// Requests from any number of threads go through one scheduler: their sequences are packed
+// together into device batches under a token budget, most urgent (RequestParams::priority)
+// first, and the next batch is tokenized and uploaded while the device runs the current one.
+// submit() is the asynchronous form (the server and the CLI use it); classify() & co. wait.
 #pragma once
-#include <cstdint>
+#include <chrono>
+#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
+
+#include "vkcls/types.h"
 
 namespace vkcls {
 
 struct EngineOptions {
-  std::string model_dir;            // a Hugging Face model folder
-  int device = -1;                  // Vulkan device index; -1: best (discrete > integrated > CPU)
-  std::string dtype = "auto";       // "f32" | "f16" | "auto" (f16 where the device stores 16-bit, else f32)
-  int64_t max_batch_tokens = 0;     // tokens packed into one device batch; 0: 8192 on a GPU, 2048 on
-                                    // a CPU driver (capped by device limits)
-  // Calibration: activation((logit - logit_mean) / logit_sigma), for every classify result.
-  std::optional<float> logit_mean, logit_sigma;
-  std::string pooling;              // embed pooling override: "cls" | "mean" | "last" ("" = model's own)
-  // STEP pooling for token_classify (vLLM's pooler config; process reward models): keep only
-  // tokens whose id is step_tag_id, and of their scores only returned_token_ids (in that
-  // order), before the activation. Unset / empty: every token, every label (ALL pooling).
-  std::optional<int32_t> step_tag_id;
-  std::vector<int32_t> returned_token_ids;
-  bool validation = false;          // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
-};
-
-// One input: a text, or a pair (cross-encoders, NLI).
-struct TextInput {
-  std::string text;
-  std::optional<std::string> text_pair;
-};
-
-// Per-request parameters, as vLLM names them.
-struct RequestParams {
-  // nullopt: input longer than the model's limit is an error naming both;
-  // -1: truncate to the model's limit; k > 0: keep k tokens (k above the limit is an error).
-  std::optional<int64_t> truncate_prompt_tokens;
-  std::string truncation_side = "right";  // "right" | "left"
-  bool add_special_tokens = true;
-  bool use_activation = true;             // false: raw logits in probs / scores
-};
-
-struct ClassifyResult {
-  std::vector<float> probs;   // activated scores (softmax / sigmoid / identity), or logits
-  int64_t label_index = -1;   // argmax
-  std::string label;          // id2label[label_index]; empty when the config has no label names
-  bool has_label = false;
-  int64_t num_classes = 0;
-  int64_t prompt_tokens = 0;
-  std::string error;          // non-empty: this input failed, the fields above are unset
-  bool ok() const { return error.empty(); }
-};
-
-struct TokenScore {
-  std::vector<float> probs;       // per label
-  int32_t token_id = 0;
-  std::string token;              // the tokenizer's token string
-  int64_t start = 0, end = 0;     // character (code point) offsets into the input text; 0,0 for special tokens
-  bool special = false;
-};
-struct TokenClassifyResult {
-  std::vector<TokenScore> tokens;  // one per token, special tokens included (vLLM's ALL pooling)
-  std::vector<std::string> labels; // id2label in index order
-  int64_t prompt_tokens = 0;
-  std::string error;
-  bool ok() const { return error.empty(); }
-};
-
-struct ScoreResult {
-  float score = 0;  // activated (sigmoid for num_labels == 1 unless the model says otherwise), or the logit
-  int64_t prompt_tokens = 0;
-  std::string error;
-  bool ok() const { return error.empty(); }
-};
-
-struct EmbedParams {
-  bool normalize = true;                 // L2-normalise (vLLM's default for embed)
-  std::optional<int64_t> dimensions;     // Matryoshka: keep the first n dimensions (then normalise)
-};
-struct EmbedResult {
-  std::vector<float> embedding;
-  int64_t prompt_tokens = 0;
-  std::string error;
-  bool ok() const { return error.empty(); }
+  // A Hugging Face model folder, or a hub id ("ORG/NAME") found in the local hub cache
+  // ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) at `revision` (a branch, tag or
+  // commit; "" = main), downloaded into that cache first when `download` is set.
+  std::string model_dir;
+  std::string revision;
+  bool download = false;
+  // Vulkan device index; -1: the best (discrete > integrated > CPU)
+  int device = -1;
+  // "f32" | "f16" | "auto" (f16 where the device stores 16-bit values and is a GPU, else f32)
+  std::string dtype = "auto";
+  // Tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver (never below
+  // one full-length input, capped by the device's binding limit)
+  int64_t max_batch_tokens = 0;
+  PoolerConfig pooler;       // vLLM's --pooler-config
+  std::string hf_overrides;  // vLLM's --hf-overrides: a JSON object merged into config.json
+  // 0: unbounded; else submit() beyond this many queued requests throws Error(overloaded)
+  size_t max_queued_requests = 0;
+  bool validation = false;  // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
 };
 
 struct ModelInfo {
   std::string model_dir, model_type, architecture;
-  std::vector<std::string> labels;  // id2label, index order
+  std::vector<std::string> labels;  // id2label, index order (LABEL_<i> when the config has none)
   bool has_labels = false;
-  int64_t num_labels = 0, hidden_size = 0, max_model_len = 0;
-  std::string activation;           // "softmax" | "sigmoid" | "identity"
-  std::vector<std::string> tasks;   // of "classify", "token_classify", "score", "embed"
-  std::string dtype;                // device weights: "f32" | "f16"
-  std::string device;               // device name
+  int64_t num_labels = 0, hidden_size = 0, max_model_len = 0, vocab_size = 0;
+  std::string activation;          // classify / score: "softmax" | "sigmoid" | "identity"
+  std::vector<std::string> tasks;  // of "classify", "token_classify", "score", "embed"
+  std::string default_task;        // what /pooling runs without a task (pooler_config.task)
+  std::string seq_pooling;         // "CLS" | "MEAN" | "LAST": classify / score / embed
+  std::string embed_pooling;       // the same for embed (sentence-transformers may differ)
+  std::string tok_pooling;         // "ALL" | "STEP": token_classify
+  std::string dtype;               // device weights: "f32" | "f16"
+  std::string device;              // device name
   bool supports_pairs = true;
+  bool matryoshka = true;  // embed accepts `dimensions`
+  int64_t max_batch_tokens = 0;
+  uint64_t weight_bytes = 0;  // device memory held by the weights
+};
+
+// A request for submit(): one task over a batch of inputs.
+struct Request {
+  Task task = Task::classify;
+  std::vector<TextInput> inputs;  // score: text = query, text_pair = document
+  RequestParams params;
+  // Called from the engine's thread after each device batch that advanced this request
+  // (sequences done, sequences in all); keep it short.
+  std::function<void(size_t done, size_t total)> on_progress;
+};
+
+// What a request produced: the vector of its task holds one result per input.
+struct Results {
+  Task task = Task::classify;
+  double queue_seconds = 0;  // from submit() until its first device batch started
+  std::vector<ClassifyResult> classify;
+  std::vector<TokenClassifyResult> token_classify;
+  std::vector<ScoreResult> score;
+  std::vector<EmbedResult> embed;
+};
+
+// A submitted request. Thread safe.
+class Ticket {
+ public:
+  virtual ~Ticket() = default;
+  virtual bool wait_for(std::chrono::milliseconds timeout) = 0;  // true once done
+  virtual void wait() = 0;
+  // Work not yet on the device is dropped and its results fail with ErrorKind::cancelled;
+  // a batch already on the device finishes. The ticket completes soon after.
+  virtual void cancel() = 0;
+  virtual size_t sequences_done() const = 0;
+  virtual size_t sequences_total() const = 0;
+  virtual Results take() = 0;  // waits, then moves the results out (once)
+};
+
+// One device batch, as a batch observer sees it (the server's /metrics histograms).
+struct BatchInfo {
+  size_t requests = 0, sequences = 0;
+  int64_t tokens = 0;
+  double seconds = 0;  // launch to results
+};
+
+// Counters since the engine opened (for /metrics and the CLI summary).
+struct EngineStats {
+  uint64_t requests = 0, sequences = 0, tokens = 0, batches = 0, cancelled_sequences = 0;
+  size_t queued_requests = 0, queued_sequences = 0;
+  double busy_seconds = 0;  // device batches in flight
+  bool device_lost = false;
 };
 
 class Engine {
@@ -121,25 +127,43 @@ class Engine {
 
   virtual const ModelInfo& info() const = 0;
 
-  // Sequence classification (*ForSequenceClassification).
-  virtual std::vector<ClassifyResult> classify(const std::vector<TextInput>& inputs, const RequestParams& params = {}) = 0;
-  // Token classification (*ForTokenClassification): one score row per token.
-  virtual std::vector<TokenClassifyResult> token_classify(const std::vector<TextInput>& inputs,
-                                                          const RequestParams& params = {}) = 0;
-  // Cross-encoder scores for (query, document) pairs; models with num_labels == 1 only.
-  virtual std::vector<ScoreResult> score(const std::string& query, const std::vector<std::string>& documents,
-                                         const RequestParams& params = {}) = 0;
-  virtual std::vector<ScoreResult> score_pairs(const std::vector<TextInput>& pairs, const RequestParams& params = {}) = 0;
-  // Sentence embeddings (pooled hidden states).
-  virtual std::vector<EmbedResult> embed(const std::vector<TextInput>& inputs, const RequestParams& params = {},
-                                         const EmbedParams& embed_params = {}) = 0;
+  // Validates and tokenizes now (in the calling thread), then queues; never blocks on the
+  // device. Throws Error(overloaded) when max_queued_requests are waiting, Error(unsupported)
+  // for a task the model cannot do, Error(invalid_input) for request-level mistakes
+  // (e.g. dimensions out of range); per-input problems go into the results.
+  virtual std::shared_ptr<Ticket> submit(Request request) = 0;
 
-  // Lower level, for tests and tools that bring their own token ids: raw head outputs per
-  // sequence (classify: [num_labels]; token classify: [tokens * num_labels]; embed: [hidden]).
+  // Synchronous forms of submit().
+  std::vector<ClassifyResult> classify(const std::vector<TextInput>& inputs,
+                                       const RequestParams& params = {});
+  std::vector<TokenClassifyResult> token_classify(const std::vector<TextInput>& inputs,
+                                                  const RequestParams& params = {});
+  // Cross-encoder / reranker scores for (query, document) pairs.
+  std::vector<ScoreResult> score(const std::string& query,
+                                 const std::vector<std::string>& documents,
+                                 const RequestParams& params = {});
+  std::vector<ScoreResult> score_pairs(const std::vector<TextInput>& pairs,
+                                       const RequestParams& params = {});
+  std::vector<EmbedResult> embed(const std::vector<TextInput>& inputs,
+                                 const RequestParams& params = {});
+
+  // The model's tokenizer (loaded once, shared with every request).
+  virtual TokenizeResult tokenize(const std::string& text, bool add_special_tokens) const = 0;
+  virtual std::string detokenize(const std::vector<int32_t>& ids,
+                                 bool skip_special_tokens) const = 0;
+
+  virtual EngineStats stats() const = 0;
+  // Called from the engine's thread after every device batch; set it before submitting.
+  virtual void set_batch_observer(std::function<void(const BatchInfo&)> observer) = 0;
+
+  // Lower level, for tests and benches that bring their own token ids: raw outputs per
+  // sequence, no activation (classify: [num_labels]; token_classify: [tokens * num_labels];
+  // embed: the pooled [hidden]; hidden: [tokens * hidden]; hidden1: the same after layer 1).
   struct IdsInput {
     std::vector<int32_t> ids, type_ids;
   };
-  virtual std::vector<std::vector<float>> forward_ids(const std::vector<IdsInput>& inputs, const std::string& task) = 0;
+  virtual std::vector<std::vector<float>> forward_ids(const std::vector<IdsInput>& inputs,
+                                                      const std::string& what) = 0;
 };
 
 }  // namespace vkcls

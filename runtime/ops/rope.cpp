@@ -28,7 +28,9 @@ void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
     fail(op, fmt::format("x is {}: heads end at element {} of a row (offset {} + {} heads * head_dim {}) with "
                          "row_stride {}; expected them within each row and within x",
                          x.describe(), span, args.offset, args.num_heads, args.head_dim, stride));
-  if (!(args.theta > 0)) fail(op, fmt::format("theta is {}, expected > 0", args.theta));
+  if (!args.inv_freq) fail(op, "inv_freq is missing (f32 [rotary_dim / 2])");
+  expect_dtype(op, "inv_freq", *args.inv_freq, DType::f32);
+  expect_shape(op, "inv_freq", *args.inv_freq, {int64_t(rotary / 2)}, "[rotary_dim / 2]");
   if (tokens == 0 || rotary == 0) return;
 
   params::RopeParams p{};
@@ -39,10 +41,10 @@ void rope(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& positions,
   p.offset = args.offset;
   p.row_stride = uint32_t(stride);
   p.neox = args.neox ? 1 : 0;
-  p.theta = args.theta;
-  const Pipeline& pl = ctx.pipelines().get(PipelineDesc{"rope", 2, sizeof(p), {}});
+  p.scale = args.scale;
+  const Pipeline& pl = ctx.pipelines().get(PipelineDesc{"rope", 3, sizeof(p), {}});
   Grid g = grid_for(ctx, div_up(uint64_t(tokens) * args.num_heads * (rotary / 2), kWorkgroup));
-  rec.dispatch(pl, {in(positions), inout(x)}, p, g.x, g.y);
+  rec.dispatch(pl, {in(positions), inout(x), in(*args.inv_freq)}, p, g.x, g.y);
 }
 
 }  // namespace vkcls::ops

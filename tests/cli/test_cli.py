@@ -21,7 +21,8 @@ MODELS = os.path.join(DATA, "models")
 BIN = None  # set from argv
 STREAM_LINES = int(os.environ.get("VKCLS_STREAM_LINES", "10000"))
 
-COMMON = ["model", "device", "dtype", "max-batch-tokens", "truncate", "truncation-side", "no-special-tokens",
+COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-overrides", "revision", "download",
+          "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
 OWN = {"classify": ["top-k"], "token-classify": ["aggregation", "ignore-labels", "raw", "stride"],
@@ -322,6 +323,78 @@ class ScoreEmbedTest(unittest.TestCase):
         _, out, _ = run(["embed", "--model", model("bert-st-embedding"), "--no-normalize", "--quiet", "hi there"],
                         check_rc=0)
         self.assertGreater(abs(sum(x * x for x in jsonl(out)[0]["embedding"]) - 1.0), 1e-3)
+
+
+class PoolerConfigTest(unittest.TestCase):
+    """--pooler-config as vLLM's PoolerConfig: calibration by hand, pooling, errors."""
+
+    def test_logit_bias_shifts_the_sigmoid(self):
+        import math
+        texts = ["where is the station", "trains stop here"]
+        rc, out, _ = run(["classify", "--model", model("bert-crossencoder"), "--quiet", "--raw-logits", *texts], check_rc=0)
+        logits = [r["probs"][0] for r in jsonl(out)]
+        for cfg in ['{"logit_bias": 2.0}', '{"logit_mean": 2.0}']:
+            rc, out, _ = run(["classify", "--model", model("bert-crossencoder"), "--quiet", "--pooler-config", cfg, *texts],
+                             check_rc=0)
+            for r, x in zip(jsonl(out), logits):
+                self.assertAlmostEqual(r["probs"][0], 1 / (1 + math.exp(-(x - 2.0))), places=6)
+        rc, out, _ = run(["classify", "--model", model("bert-crossencoder"), "--quiet", "--pooler-config",
+                          '{"logit_bias": -1.0, "logit_scale": 2.0}', *texts], check_rc=0)
+        for r, x in zip(jsonl(out), logits):
+            self.assertAlmostEqual(r["probs"][0], 1 / (1 + math.exp(-(x + 1.0) * 2.0)), places=6)
+
+    def test_pooling_type_and_errors(self):
+        base = ["embed", "--model", model("bert-base"), "--quiet", "--no-normalize", "the movie"]
+        _, cls, _ = run(base, check_rc=0)
+        _, mean, _ = run(base + ["--pooler-config", '{"pooling_type": "MEAN"}'], check_rc=0)
+        ref = reference("bert-base")
+        self.assertNotEqual(jsonl(cls)[0]["embedding"], jsonl(mean)[0]["embedding"])
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--pooler-config", '{"logit_sigma": 0}', "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("logit_sigma cannot be 0", err)
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--pooler-config", '{"pooling": "MEAN"}', "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("pooler_config.pooling", err)
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--hf-overrides", '{"model_type": "nope"}', "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("nope", err)
+
+
+class HubCacheTest(unittest.TestCase):
+    """--model ORG/NAME from a Hugging Face cache laid out as huggingface_hub writes it."""
+
+    def test_hub_id_from_the_cache(self):
+        import shutil
+        with tempfile.TemporaryDirectory() as cache:
+            repo = os.path.join(cache, "models--acme--tiny-sentiment")
+            sha = "0123456789abcdef0123456789abcdef01234567"
+            snap = os.path.join(repo, "snapshots", sha)
+            os.makedirs(snap)
+            os.makedirs(os.path.join(repo, "blobs"))
+            os.makedirs(os.path.join(repo, "refs"))
+            src = model("bert-seqcls")
+            for i, f in enumerate(sorted(os.listdir(src))):
+                if f.startswith("reference"):
+                    continue
+                blob = os.path.join(repo, "blobs", f"etag{i}")
+                shutil.copy(os.path.join(src, f), blob)
+                os.symlink(os.path.relpath(blob, snap), os.path.join(snap, f))
+            with open(os.path.join(repo, "refs", "main"), "w") as fh:
+                fh.write(sha)
+            env = {**os.environ, "HF_HUB_CACHE": cache}
+            _, direct, _ = run(["classify", "--model", src, "--quiet", "the movie was great"], check_rc=0)
+            _, via, _ = run(["classify", "--model", "acme/tiny-sentiment", "--quiet", "the movie was great"], env=env,
+                            check_rc=0)
+            self.assertEqual(jsonl(direct), jsonl(via))
+            _, via_sha, _ = run(["classify", "--model", "acme/tiny-sentiment", "--revision", sha, "--quiet", "x y"],
+                                env=env, check_rc=0)
+            self.assertEqual(len(jsonl(via_sha)), 1)
+            rc, _, err = run(["classify", "--model", "acme/other-model", "x"], env=env)
+            self.assertEqual(rc, 2)
+            self.assertIn("models--acme--other-model", err)  # names the paths it tried
+            rc, _, err = run(["classify", "--model", "acme/tiny-sentiment", "--revision", "v9", "x"], env=env)
+            self.assertEqual(rc, 2)
+            self.assertIn("v9", err)
 
 
 class StreamTest(unittest.TestCase):

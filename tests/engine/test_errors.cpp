@@ -22,12 +22,15 @@ std::string words(int n) {
   return s;
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 class Errors : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    engine_ = Engine::open({.model_dir = (kModels / "bert-seqcls").string(), .dtype = "f32"}).release();
+    engine_ =
+        Engine::open({.model_dir = (kModels / "bert-seqcls").string(), .dtype = "f32"}).release();
   }
   static void TearDownTestSuite() { delete engine_; }
   static Engine* engine_;
@@ -35,7 +38,8 @@ class Errors : public ::testing::Test {
 Engine* Errors::engine_ = nullptr;
 
 TEST_F(Errors, BadInputsFailAloneAndTheRestCompletes) {
-  std::vector<TextInput> batch = {{"the movie was great"}, {""}, {words(700)}, {"where is the station"}};
+  std::vector<TextInput> batch = {
+      {"the movie was great"}, {""}, {words(700)}, {"where is the station"}};
   auto r = engine_->classify(batch);
   ASSERT_EQ(r.size(), 4u);
   EXPECT_TRUE(r[0].ok() && r[3].ok());
@@ -46,14 +50,27 @@ TEST_F(Errors, BadInputsFailAloneAndTheRestCompletes) {
   EXPECT_EQ(alone[0].probs, r[3].probs);
 }
 
+// Request-level parameters are checked before anything is queued: a bad one fails the whole
+// request (an Error naming the field and the limit), as vLLM answers 400.
+void expect_param_error(Engine& e, const RequestParams& p, const std::string& field,
+                        const std::string& part) {
+  try {
+    e.classify({{"short"}, {words(700)}}, p);
+    ADD_FAILURE() << "no error for " << field;
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::invalid_input);
+    EXPECT_EQ(err.param(), field);
+    EXPECT_TRUE(contains(err.what(), part)) << err.what();
+  }
+}
+
 TEST_F(Errors, TruncationLimits) {
   RequestParams p;
   p.truncate_prompt_tokens = 1000;  // above the model's 512
-  auto r = engine_->classify({{"short"}, {words(700)}}, p);
-  for (auto& x : r) EXPECT_TRUE(contains(x.error, "truncate_prompt_tokens") && contains(x.error, "1000") &&
-                                contains(x.error, "512")) << x.error;
+  expect_param_error(*engine_, p, "truncate_prompt_tokens", "1000");
+  expect_param_error(*engine_, p, "truncate_prompt_tokens", "512");
   p.truncate_prompt_tokens = -1;  // to the model's limit
-  r = engine_->classify({{words(700)}}, p);
+  auto r = engine_->classify({{words(700)}}, p);
   ASSERT_TRUE(r[0].ok()) << r[0].error;
   EXPECT_EQ(r[0].prompt_tokens, 512);
   p.truncate_prompt_tokens = 10;
@@ -62,22 +79,24 @@ TEST_F(Errors, TruncationLimits) {
   ASSERT_TRUE(r[0].ok()) << r[0].error;
   EXPECT_EQ(r[0].prompt_tokens, 10);
   p.truncation_side = "middle";
-  r = engine_->classify({{"x"}}, p);
-  EXPECT_TRUE(contains(r[0].error, "truncation_side")) << r[0].error;
+  expect_param_error(*engine_, p, "truncation_side", "middle");
   p = {};
   p.truncate_prompt_tokens = 0;
-  r = engine_->classify({{"x"}}, p);
-  EXPECT_TRUE(contains(r[0].error, "truncate_prompt_tokens")) << r[0].error;
+  expect_param_error(*engine_, p, "truncate_prompt_tokens", "0");
+  // too long without truncation: the input's own error, with its kind
+  r = engine_->classify({{words(700)}});
+  EXPECT_EQ(r[0].error_kind, ErrorKind::too_long);
 }
 
 TEST_F(Errors, ScoreNeedsOneLabel) {
   try {
     engine_->score("query", {"doc"});
     FAIL() << "score on a 3-label model must throw";
-  } catch (const std::invalid_argument& e) {
+  } catch (const Error& e) {
     EXPECT_TRUE(contains(e.what(), "score")) << e.what();
+    EXPECT_EQ(e.kind(), ErrorKind::unsupported);
   }
-  EXPECT_THROW(engine_->token_classify({{"x"}}), std::invalid_argument);
+  EXPECT_THROW(engine_->token_classify({{"x"}}), Error);
 }
 
 TEST_F(Errors, RawLogitsWithoutActivation) {
@@ -101,26 +120,43 @@ TEST(ErrorsPairs, PairInputToModelWithoutPairTokenTypes) {
   std::ifstream f(dir / "tokenizer.json");
   auto tok = nlohmann::json::parse(f);
   f.close();
-  tok["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-                  {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
-      {"pair", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-                {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}, {{"Sequence", {{"id", "B"}, {"type_id", 1}}}},
-                {{"SpecialToken", {{"id", "</s>"}, {"type_id", 1}}}}}},
-      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {0}}, {"tokens", {"<s>"}}}},
-                          {"</s>", {{"id", "</s>"}, {"ids", {2}}, {"tokens", {"</s>"}}}}}}};
+  tok["post_processor"] = {{"type", "TemplateProcessing"},
+                           {"single",
+                            {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                             {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                             {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
+                           {"pair",
+                            {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                             {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                             {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}},
+                             {{"Sequence", {{"id", "B"}, {"type_id", 1}}}},
+                             {{"SpecialToken", {{"id", "</s>"}, {"type_id", 1}}}}}},
+                           {"special_tokens",
+                            {{"<s>", {{"id", "<s>"}, {"ids", {0}}, {"tokens", {"<s>"}}}},
+                             {"</s>", {{"id", "</s>"}, {"ids", {2}}, {"tokens", {"</s>"}}}}}}};
   std::ofstream(dir / "tokenizer.json") << tok.dump();
   auto engine = Engine::open({.model_dir = dir.string(), .dtype = "f32"});
   auto r = engine->classify({{"a premise", "a hypothesis"}, {"just one text"}});
-  EXPECT_TRUE(contains(r[0].error, "text_pair") && contains(r[0].error, "type_vocab_size 1")) << r[0].error;
+  EXPECT_TRUE(contains(r[0].error, "text_pair") && contains(r[0].error, "type_vocab_size 1"))
+      << r[0].error;
   EXPECT_TRUE(r[1].ok()) << r[1].error;
   fs::remove_all(dir);
 }
 
 TEST(ErrorsModel, MissingFolderAndBadOptions) {
-  EXPECT_THROW(Engine::open({.model_dir = "/nonexistent/model"}), std::invalid_argument);
-  EXPECT_THROW(Engine::open({.model_dir = (kModels / "bert-seqcls").string(), .dtype = "int4"}), std::invalid_argument);
+  try {
+    Engine::open({.model_dir = "/nonexistent/model"});
+    FAIL() << "a missing folder must throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::not_found);
+  }
+  try {
+    Engine::open({.model_dir = (kModels / "bert-seqcls").string(), .dtype = "int4"});
+    FAIL() << "a bad dtype must throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_input);
+    EXPECT_EQ(e.param(), "dtype");
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// Golden tests: every fixture model folder under tests/data/models (built with Hugging
-// Face transformers by tests/data/models/make_fixtures.py) against the outputs HF
-// computed on the same weights and inputs. fp32 path: logits within 1e-4 relative;
-// fp16 path: within 2e-2; probabilities and argmax labels identical.
+// Golden tests: every fixture model folder under tests/data/{models, rope_encoders, decoders}
+// (built with Hugging Face transformers by each folder's make_fixtures.py) against the outputs
+// HF computed on the same weights and inputs. fp32 path: logits within 1e-4 relative; fp16 path:
+// within 2e-2; probabilities and argmax labels identical. Hidden states are compared where the
+// fixture stores them (short inputs); logits and embeddings for every input, up to 8k tokens.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -21,13 +22,17 @@ namespace vkcls::test {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kData = fs::path(VKCLS_TEST_DATA) / "models";
+const fs::path kData = fs::path(VKCLS_TEST_DATA);
+const char* const kRoots[] = {"models", "rope_encoders", "decoders"};
 
+// "root/folder" of every fixture with a reference.json
 std::vector<std::string> fixture_folders() {
   std::vector<std::string> out;
-  if (!fs::exists(kData)) return out;
-  for (auto& e : fs::directory_iterator(kData))
-    if (fs::exists(e.path() / "reference.json")) out.push_back(e.path().filename().string());
+  for (const char* root : kRoots) {
+    if (!fs::exists(kData / root)) continue;
+    for (auto& e : fs::directory_iterator(kData / root))
+      if (fs::exists(e.path() / "reference.json")) out.push_back(std::string(root) + "/" + e.path().filename().string());
+  }
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -36,7 +41,9 @@ struct Reference {
   nlohmann::json meta;
   WeightStore tensors;
   std::vector<float> f(const std::string& n) const { return tensors.to_f32(n); }
+  bool has(const std::string& n) const { return tensors.has(n); }
   std::vector<int32_t> ids(const std::string& n) const {
+    if (!tensors.has(n)) return {};
     const WeightView& v = tensors.get(n);
     std::vector<int32_t> out(v.numel());
     std::memcpy(out.data(), v.data, out.size() * 4);
@@ -71,6 +78,31 @@ Reference load_reference(const std::string& folder) {
 
 int64_t argmax(const std::vector<float>& v) { return std::max_element(v.begin(), v.end()) - v.begin(); }
 
+std::vector<float> mean_rows(const std::vector<float>& x, int64_t cols) {
+  std::vector<float> m(size_t(cols), 0.f);
+  const int64_t rows = int64_t(x.size()) / cols;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) m[size_t(c)] += x[size_t(r * cols + c)] / float(rows);
+  return m;
+}
+
+// Base folders: the model's own embedding pooling (CLS for these) and MEAN through the pooler
+// config, for every input, against the pooled rows HF's last hidden state gives.
+void check_embeddings(const std::string& folder, const std::string& dtype, const Reference& ref,
+                      const std::vector<Engine::IdsInput>& ids, double tol) {
+  const double floor = dtype == "f16" ? 1.0 : 0.1;
+  for (const char* pooling : {"CLS", "MEAN"}) {
+    SCOPED_TRACE(pooling);
+    auto engine = Engine::open({.model_dir = (kData / folder).string(),
+                                .dtype = dtype,
+                                .pooler = parse_pooler_config(fmt::format(R"({{"pooling_type": "{}"}})", pooling))});
+    auto got = engine->forward_ids(ids, "embed");
+    const std::string key = pooling == std::string("CLS") ? "embedding_cls" : "embedding_mean";
+    for (size_t i = 0; i < ids.size(); ++i)
+      EXPECT_TRUE(close(got[i], ref.f(fmt::format("{}.{}", key, i)), tol * 2, fmt::format("{}.{}", key, i), floor));
+  }
+}
+
 // One model folder, one weight dtype: hidden states, logits, probabilities, argmax.
 void check_ids_path(const std::string& folder, const std::string& dtype, const Reference& ref) {
   SCOPED_TRACE(folder + " " + dtype);
@@ -82,14 +114,26 @@ void check_ids_path(const std::string& folder, const std::string& dtype, const R
   for (size_t i = 0; i < inputs.size(); ++i)
     ids.push_back({ref.ids(fmt::format("input_ids.{}", i)), ref.ids(fmt::format("token_type_ids.{}", i))});
 
-  // hidden state after the first layer, and the last one
-  auto h1 = engine->forward_ids(ids, "hidden1");
-  auto last = engine->forward_ids(ids, "hidden");
-  for (size_t i = 0; i < ids.size(); ++i) {
-    EXPECT_TRUE(close(h1[i], ref.f(fmt::format("hidden_states_1.{}", i)), tol * 2, fmt::format("hidden_states_1.{}", i)));
-    EXPECT_TRUE(close(last[i], ref.f(fmt::format("last_hidden.{}", i)), tol * 2, fmt::format("last_hidden.{}", i)));
+  // hidden state after the first layer, and the last one, for the inputs the fixture keeps them
+  for (const char* what : {"hidden1", "hidden"}) {
+    const std::string key = what == std::string("hidden1") ? "hidden_states_1" : "last_hidden";
+    std::vector<Engine::IdsInput> kept;
+    std::vector<size_t> index;
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ref.has(fmt::format("{}.{}", key, i))) {
+        kept.push_back(ids[i]);
+        index.push_back(i);
+      }
+    auto got = engine->forward_ids(kept, what);
+    for (size_t k = 0; k < kept.size(); ++k) {
+      const std::string name = fmt::format("{}.{}", key, index[k]);
+      EXPECT_TRUE(close(got[k], ref.f(name), tol * 2, name, dtype == "f16" ? 1.0 : 0.1));
+    }
   }
-  if (head.rfind("base", 0) == 0) return;  // embeddings are checked in test_embed
+  if (head.rfind("base", 0) == 0) {
+    if (ref.has("embedding_cls.0")) check_embeddings(folder, dtype, ref, ids, tol);
+    return;  // the models/ base folders' embeddings are checked in test_embed
+  }
 
   auto str = [&](const char* key) {
     return ref.meta.contains(key) && ref.meta[key].is_string() ? ref.meta[key].get<std::string>() : std::string();
@@ -124,6 +168,7 @@ void check_text_path(const std::string& folder, const Reference& ref) {
   std::vector<TextInput> texts;
   std::vector<size_t> index;
   for (auto& in : ref.meta["inputs"]) {
+    if (in.value("ids_only", false) || !in["text"].is_string()) continue;  // no text: ids only
     if (in["text"].get<std::string>().empty()) continue;  // empty text is an error by design (test_errors)
     TextInput t{in["text"].get<std::string>()};
     if (!in["text_pair"].is_null()) t.text_pair = in["text_pair"].get<std::string>();
@@ -152,6 +197,7 @@ TEST_P(Golden, MatchesTransformers) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, Golden, ::testing::ValuesIn(fixture_folders()), [](const auto& info) {
   std::string n = info.param;
   std::replace(n.begin(), n.end(), '-', '_');
+  std::replace(n.begin(), n.end(), '/', '_');
   return n;
 });
 

@@ -11,7 +11,8 @@
 namespace vkcls::test {
 namespace {
 
-const std::filesystem::path kModel = std::filesystem::path(VKCLS_TEST_DATA) / "models" / "bert-tokcls";
+const std::filesystem::path kModel =
+    std::filesystem::path(VKCLS_TEST_DATA) / "models" / "bert-tokcls";
 
 TEST(StepPooling, SelectsTaggedTokensAndLabelsBeforeActivation) {
   const std::string text = "Alice went to Paris . Bob stayed in Berlin . Done .";
@@ -26,11 +27,14 @@ TEST(StepPooling, SelectsTaggedTokensAndLabelsBeforeActivation) {
     if (t.token == ".") dot = t.token_id;
   ASSERT_GE(dot, 0);
 
-  auto step = Engine::open({.model_dir = kModel.string(), .dtype = "f32", .step_tag_id = dot,
-                            .returned_token_ids = {1, 3}});
+  auto step = Engine::open(
+      {.model_dir = kModel.string(),
+       .dtype = "f32",
+       .pooler = {.step_tag_id = dot, .returned_token_ids = std::vector<int32_t>{1, 3}}});
   auto got = step->token_classify({{text}});
   ASSERT_TRUE(got[0].ok()) << got[0].error;
-  EXPECT_EQ(got[0].labels, (std::vector<std::string>{all->info().labels[1], all->info().labels[3]}));
+  EXPECT_EQ(got[0].labels,
+            (std::vector<std::string>{all->info().labels[1], all->info().labels[3]}));
   size_t k = 0;
   for (auto& t : every[0].tokens) {
     if (t.token_id != dot) continue;
@@ -44,7 +48,9 @@ TEST(StepPooling, SelectsTaggedTokensAndLabelsBeforeActivation) {
   }
   EXPECT_EQ(k, 3u);
   EXPECT_EQ(got[0].tokens.size(), 3u);
-  EXPECT_THROW(Engine::open({.model_dir = kModel.string(), .returned_token_ids = {99}}), std::invalid_argument);
+  EXPECT_THROW(Engine::open({.model_dir = kModel.string(),
+                             .pooler = {.returned_token_ids = std::vector<int32_t>{99}}}),
+               Error);
 }
 
 }  // namespace

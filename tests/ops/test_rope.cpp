@@ -1,5 +1,7 @@
 // ops::rope (NeoX and GPT-J layouts, partial rotary, q and k of a fused qkv row)
 // against tests/ops/cpu_reference.cpp (double).
+#include <cmath>
+
 #include "tests/ops/cpu_reference.h"
 #include "tests/ops/op_test.h"
 
@@ -11,7 +13,15 @@ struct Case {
   bool neox;
   float theta;
   int32_t max_pos;
+  float scale = 1.f;
 };
+
+// Hugging Face's float32 steps: 1 / float32(pow(float32(theta), float32(2i) / float32(d)))
+std::vector<float> hf_inv_freq(float theta, int64_t d) {
+  std::vector<float> f(size_t(d / 2));
+  for (int64_t i = 0; i < d / 2; ++i) f[size_t(i)] = 1.0f / float(std::pow(double(theta), double(float(2 * i) / float(d))));
+  return f;
+}
 
 class RopeTest : public OpTest {
  protected:
@@ -30,7 +40,9 @@ class RopeTest : public OpTest {
 
     Tensor x = upload_f32(xv, {c.tokens, row});
     Tensor positions = upload_i32(pos, {c.tokens});
-    ops::RopeArgs q{uint32_t(c.heads), uint32_t(c.head_dim), uint32_t(c.rotary_dim), 0, 0, c.neox, c.theta};
+    std::vector<float> freq = hf_inv_freq(c.theta, c.rotary_dim);
+    Tensor inv_freq = upload_f32(freq, {c.rotary_dim / 2});
+    ops::RopeArgs q{uint32_t(c.heads), uint32_t(c.head_dim), uint32_t(c.rotary_dim), 0, 0, c.neox, &inv_freq, c.scale};
     ops::RopeArgs k = q;
     k.num_heads = uint32_t(c.kv_heads);
     k.offset = uint32_t(c.heads * c.head_dim);
@@ -42,14 +54,14 @@ class RopeTest : public OpTest {
     auto got = download_f32(x);
 
     std::vector<float> q_done(xv.size());
-    auto want = ref_rope(xv, pos, c.heads, c.head_dim, c.rotary_dim, 0, row, c.neox, c.theta);
+    auto want = ref_rope(xv, pos, c.heads, c.head_dim, c.rotary_dim, 0, row, c.neox, freq, c.scale);
     for (size_t i = 0; i < xv.size(); ++i) q_done[i] = float(want[i]);  // exact where untouched
-    want = ref_rope(q_done, pos, c.kv_heads, c.head_dim, c.rotary_dim, c.heads * c.head_dim, row, c.neox, c.theta);
-    // The angle pos * inv_freq is fp32 as in Hugging Face; the device's pow() may put
-    // inv_freq a few ulp off torch's, which moves the angle by ~pos * 2e-7 and so
-    // cos/sin by as much: atol 2e-6 + 4e-7 * max_pos (4e-4 at 1000, 1e-4 at 256),
-    // 1e-5 relative for the rest (sin/cos of the range-reduced angle, two products).
-    EXPECT_TRUE(all_close(got, want, 1e-5, 2e-6 + 4e-7 * c.max_pos));
+    want = ref_rope(q_done, pos, c.kv_heads, c.head_dim, c.rotary_dim, c.heads * c.head_dim, row, c.neox, freq,
+                    c.scale);
+    // inv_freq comes from the host and the angle pos * inv_freq is one fp32 product on both
+    // sides, so only the device's cos/sin of the range-reduced angle and two products differ:
+    // 1e-5 relative, 3e-6 absolute, at every position.
+    EXPECT_TRUE(all_close(got, want, 1e-5, 3e-6));
 
     // Elements outside the rotary part of q and k (v, and past rotary_dim) are bit-identical.
     size_t changed_outside = 0;
@@ -87,20 +99,30 @@ TEST_F(RopeTest, ThetaAndLongPositions) {
   check({2000, 1, 1, 32, 32, false, 10000.f, 1000}, 330);
 }
 
+// Positions up to 8k, where one ulp of the angle is ~1e-3 rad: the host's inv_freq bits decide.
+TEST_F(RopeTest, LongPositionsAndScale) {
+  check({64, 2, 2, 64, 64, true, 160000.f, 8192}, 400);
+  check({16, 2, 1, 256, 256, true, 10000.f, 8192}, 410);  // Gemma's head_dim
+  check({16, 2, 1, 128, 128, true, 10000.f, 4096, 1.2f}, 420);  // YaRN's attention factor
+}
+
 TEST_F(RopeTest, BadArgumentsThrow) {
   Tensor x = arena().alloc(DType::f32, {4, 64});
   Tensor pos = arena().alloc(DType::i32, {4}), pos5 = arena().alloc(DType::i32, {5});
+  Tensor f16 = arena().alloc(DType::f32, {16}), f15 = arena().alloc(DType::f32, {15});
   Recorder rec(ctx());
   try {
-    ops::rope(ctx(), rec, x, pos5, {2, 32, 32});
+    ops::rope(ctx(), rec, x, pos5, {2, 32, 32, 0, 0, true, &f16});
     FAIL() << "no exception";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("positions is i32[5]"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {3, 32, 32}), std::invalid_argument);      // heads past the row
-  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {2, 32, 33}), std::invalid_argument);      // rotary > head_dim
-  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {2, 32, 31}), std::invalid_argument);      // odd rotary
-  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {1, 32, 32, 40}), std::invalid_argument);  // offset past the row
+  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {3, 32, 32, 0, 0, true, &f16}), std::invalid_argument);   // heads past the row
+  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {2, 32, 33, 0, 0, true, &f16}), std::invalid_argument);   // rotary > head_dim
+  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {2, 32, 31, 0, 0, true, &f16}), std::invalid_argument);   // odd rotary
+  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {1, 32, 32, 40, 0, true, &f16}), std::invalid_argument);  // offset past the row
+  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {2, 32, 32}), std::invalid_argument);                     // no inv_freq
+  EXPECT_THROW(ops::rope(ctx(), rec, x, pos, {2, 32, 32, 0, 0, true, &f15}), std::invalid_argument);   // wrong size
   EXPECT_EQ(rec.num_dispatches(), 0u);
 }
 

@@ -1,0 +1,161 @@
+#include "engine/frontend.h"
+
+#include <fmt/format.h>
+
+namespace vkcls {
+
+namespace {
+
+Error invalid(const std::string& message, const char* param) {
+  return Error(ErrorKind::invalid_input, message, param);
+}
+
+}  // namespace
+
+FrontEnd::FrontEnd(const std::string& model_dir, const FrontEndLimits& limits) : limits_(limits) {
+  try {
+    tok_ = std::make_unique<Tokenizer>(Tokenizer::from_model_dir(model_dir));
+  } catch (const TokenizerError& e) {
+    throw Error(ErrorKind::model, fmt::format("model folder '{}': {}", model_dir, e.what()));
+  }
+  strings_ = std::make_unique<TokenStrings>(*tok_, model_dir);
+}
+
+void FrontEnd::check_params(const RequestParams& p) const {
+  if (p.truncation_side != "right" && p.truncation_side != "left")
+    throw invalid(fmt::format("truncation_side: '{}' is not 'left' or 'right'", p.truncation_side),
+                  "truncation_side");
+  if (p.truncate_prompt_tokens) {
+    int64_t k = *p.truncate_prompt_tokens;
+    if (k != -1 && k < 1)
+      throw invalid(fmt::format("truncate_prompt_tokens: {} is not -1 or a positive count", k),
+                    "truncate_prompt_tokens");
+    if (k > limits_.max_model_len)
+      throw invalid(
+          fmt::format("truncate_prompt_tokens: {} is greater than the model's maximum length {}", k,
+                      limits_.max_model_len),
+          "truncate_prompt_tokens");
+  }
+}
+
+Sequence FrontEnd::from_encoding(Encoding&& e) const {
+  Sequence s;
+  s.ids = std::move(e.ids);
+  s.type_ids = std::move(e.type_ids);
+  s.tokens = std::move(e.tokens);
+  s.special = std::move(e.special_tokens_mask);
+  s.offsets.reserve(e.char_offsets.size());
+  for (const Offset& o : e.char_offsets) s.offsets.emplace_back(o.start, o.end);
+  if (limits_.type_vocab_size == 0) s.type_ids.assign(s.ids.size(), 0);
+  return s;
+}
+
+void FrontEnd::check_sequence(const Sequence& s, const char* field) const {
+  if (s.ids.empty()) throw invalid(fmt::format("{}: the input produced no tokens", field), field);
+  if (int64_t(s.ids.size()) > limits_.max_model_len)
+    throw Error(
+        ErrorKind::too_long,
+        fmt::format("{}: the input has {} tokens, more than the model's maximum length of {}; "
+                    "set truncate_prompt_tokens (-1 truncates to the maximum)",
+                    field, s.ids.size(), limits_.max_model_len),
+        field);
+  for (int32_t id : s.ids)
+    if (id < 0 || id >= limits_.vocab_size)
+      throw invalid(fmt::format("{}: token id {} is outside the model's vocabulary of {}", field,
+                                id, limits_.vocab_size),
+                    field);
+  if (limits_.type_vocab_size > 0)
+    for (int32_t t : s.type_ids)
+      if (t >= limits_.type_vocab_size)
+        throw invalid(
+            fmt::format(
+                "text_pair: the tokenizer gives token type {} but the model has type_vocab_size {} "
+                "(no pair token types)",
+                t, limits_.type_vocab_size),
+            "text_pair");
+}
+
+PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestParams& p) const {
+  PreparedInput out;
+  try {
+    int64_t keep = 0;  // 0: no truncation
+    if (p.truncate_prompt_tokens)
+      keep = *p.truncate_prompt_tokens == -1 ? limits_.max_model_len : *p.truncate_prompt_tokens;
+    const bool left = p.truncation_side == "left";
+    if (in.token_ids) {
+      // vLLM takes token ids as they are: no special tokens, only the requested truncation
+      Sequence s;
+      s.ids = *in.token_ids;
+      if (keep > 0 && int64_t(s.ids.size()) > keep) {
+        if (left)
+          s.ids.erase(s.ids.begin(), s.ids.end() - keep);
+        else
+          s.ids.resize(size_t(keep));
+      }
+      s.type_ids.assign(s.ids.size(), 0);
+      s.special.assign(s.ids.size(), 0);
+      s.offsets.assign(s.ids.size(), {0, 0});
+      for (int32_t id : s.ids) {
+        auto t = tok_->id_to_token(id);
+        s.tokens.push_back(t ? *t : "");
+      }
+      check_sequence(s, "input");
+      out.windows.push_back(std::move(s));
+      return out;
+    }
+    if (in.text.empty()) throw invalid("text: input is empty", "input");
+    // max_length 0 = off; a null pointer would apply tokenizer.json's own "truncation"
+    // block, which vLLM ignores (truncation is per request).
+    TruncationParams tp;
+    tp.side = left ? TruncationSide::Left : TruncationSide::Right;
+    tp.max_length = size_t(keep);
+    if (p.stride > 0) {
+      if (in.text_pair) throw invalid("text_pair: windows (stride) take single texts", "text_pair");
+      tp.max_length = size_t(keep > 0 ? keep : limits_.max_model_len);
+      if (p.stride >= int64_t(tp.max_length) - int64_t(tok_->num_special_tokens_to_add(false)))
+        throw invalid(
+            fmt::format(
+                "stride: {} must be less than the window of {} tokens minus the special tokens",
+                p.stride, tp.max_length),
+            "stride");
+      tp.stride = size_t(p.stride);
+    }
+    Encoding e = in.text_pair ? tok_->encode_pair(in.text, *in.text_pair, p.add_special_tokens, &tp)
+                              : tok_->encode(in.text, p.add_special_tokens, &tp);
+    std::vector<Encoding> extra = p.stride > 0 ? std::move(e.overflowing) : std::vector<Encoding>{};
+    e.overflowing.clear();
+    out.windows.push_back(from_encoding(std::move(e)));
+    for (Encoding& w : extra) out.windows.push_back(from_encoding(std::move(w)));
+    for (const Sequence& s : out.windows)
+      check_sequence(s, task == Task::score ? "text_pair" : "input");
+  } catch (const Error& e) {
+    out.windows.clear();
+    out.error = e.what();
+    out.kind = e.kind();
+  } catch (const TokenizerError& e) {
+    out.windows.clear();
+    out.error = fmt::format("input: {}", e.what());
+    out.kind = ErrorKind::invalid_input;
+  }
+  return out;
+}
+
+TokenizeResult FrontEnd::tokenize(const std::string& text, bool add_special_tokens) const {
+  Encoding e = tok_->encode(text, add_special_tokens);
+  TokenizeResult r;
+  r.ids = std::move(e.ids);
+  r.tokens = std::move(e.tokens);
+  for (const Offset& o : e.char_offsets) r.offsets.emplace_back(o.start, o.end);
+  return r;
+}
+
+std::string FrontEnd::detokenize(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  for (int32_t id : ids)
+    if (id < 0 || size_t(id) >= tok_->vocab_size())
+      throw invalid(fmt::format("tokens: token id {} is outside the vocabulary of {}", id,
+                                tok_->vocab_size()),
+                    "tokens");
+  return tok_->decode(ids, skip_special_tokens);
+}
+
+}  // namespace vkcls

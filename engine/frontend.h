@@ -1,0 +1,66 @@
+// The front end: everything that happens to an input before it is queued. Validation of the
+// per-request parameters, tokenization (tokenizer.json, loaded once per engine), truncation,
+// windows of long texts (token_classify stride), token-id inputs taken as given, and the
+// limits (the model's length, its vocabulary, its token types). The result is tokenized
+// sequences, or an error naming the field and the limit. Runs in the caller's thread, so
+// tokenizing one request never holds up another.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tokenizer/token_strings.h"
+#include "tokenizer/tokenizer.h"
+#include "vkcls/types.h"
+
+namespace vkcls {
+
+struct FrontEndLimits {
+  int64_t max_model_len = 0;    // tokens per sequence
+  int64_t vocab_size = 0;       // ids must be below this (the embedding table's rows)
+  int64_t type_vocab_size = 0;  // 0: the model has no token types (pairs give type 0 everywhere)
+};
+
+// One tokenized unit of work: a whole input, or one window of a strided text.
+struct Sequence {
+  std::vector<int32_t> ids, type_ids;
+  std::vector<std::string> tokens;  // token strings (token_classify output)
+  std::vector<std::pair<int64_t, int64_t>>
+      offsets;  // code points into the text; {0, 0} for specials
+  std::vector<uint8_t> special;
+};
+
+struct PreparedInput {
+  std::vector<Sequence> windows;  // one, or the windows of a strided text; empty on error
+  std::string error;
+  ErrorKind kind = ErrorKind::none;
+  bool ok() const { return kind == ErrorKind::none; }
+};
+
+class FrontEnd {
+ public:
+  // Loads the model folder's tokenizer (tokenizer.json, or vocab.txt for old BERT folders).
+  FrontEnd(const std::string& model_dir, const FrontEndLimits& limits);
+
+  PreparedInput prepare(Task task, const TextInput& input, const RequestParams& params) const;
+  // Request-level checks of truncation parameters (throws Error(invalid_input) naming the field).
+  void check_params(const RequestParams& params) const;
+
+  TokenizeResult tokenize(const std::string& text, bool add_special_tokens) const;
+  std::string detokenize(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
+  const Tokenizer& tokenizer() const { return *tok_; }
+  const TokenStrings& token_strings() const { return *strings_; }
+  const FrontEndLimits& limits() const { return limits_; }
+
+ private:
+  Sequence from_encoding(Encoding&& e) const;
+  void check_sequence(const Sequence& s, const char* field) const;  // throws Error
+
+  FrontEndLimits limits_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::unique_ptr<TokenStrings> strings_;
+};
+
+}  // namespace vkcls

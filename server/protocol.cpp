@@ -1,0 +1,611 @@
+#include "server/protocol.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace vkcls::server {
+
+namespace {
+
+const char* json_type(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::number_float:
+      return "number";
+    default:
+      return "integer";
+  }
+}
+
+const char* error_type(int status) {
+  switch (status) {
+    case 400:
+      return "BadRequestError";
+    case 401:
+      return "AuthenticationError";
+    case 404:
+      return "NotFoundError";
+    case 413:
+      return "RequestEntityTooLargeError";
+    case 422:
+      return "UnprocessableEntityError";
+    case 429:
+      return "TooManyRequestsError";
+    case 503:
+      return "ServiceUnavailableError";
+    default:
+      return status >= 500 ? "InternalServerError" : "BadRequestError";
+  }
+}
+
+// request fields: absent or null -> nullopt; wrong type -> 400 naming the field
+
+const json* field(const json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<bool> get_bool(const json& body, const char* name) {
+  const json* f = field(body, name);
+  if (!f) return std::nullopt;
+  if (!f->is_boolean())
+    throw bad_request(fmt::format("{}: expected a boolean, got {}", name, json_type(*f)), name);
+  return f->get<bool>();
+}
+
+std::optional<int64_t> get_int(const json& body, const char* name) {
+  const json* f = field(body, name);
+  if (!f) return std::nullopt;
+  if (!f->is_number_integer())
+    throw bad_request(fmt::format("{}: expected an integer, got {}", name, json_type(*f)), name);
+  if (f->is_number_unsigned() && f->get<uint64_t>() > uint64_t(INT64_MAX))
+    throw bad_request(fmt::format("{}: {} is out of range", name, f->get<uint64_t>()), name);
+  return f->get<int64_t>();
+}
+
+std::optional<std::string> get_string(const json& body, const char* name) {
+  const json* f = field(body, name);
+  if (!f) return std::nullopt;
+  if (!f->is_string())
+    throw bad_request(fmt::format("{}: expected a string, got {}", name, json_type(*f)), name);
+  return f->get<std::string>();
+}
+
+// string | [string] -> list of strings
+std::vector<std::string> get_strings(const json& f, const char* name) {
+  if (f.is_string()) return {f.get<std::string>()};
+  if (!f.is_array())
+    throw bad_request(
+        fmt::format("{}: expected a string or a list of strings, got {}", name, json_type(f)),
+        name);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (!f[i].is_string())
+      throw bad_request(fmt::format("{}[{}]: expected a string, got {}", name, i, json_type(f[i])),
+                        name);
+    out.push_back(f[i].get<std::string>());
+  }
+  return out;
+}
+
+std::vector<int32_t> get_ids(const json& a, const std::string& where, const char* param) {
+  std::vector<int32_t> out;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!a[i].is_number_integer())
+      throw bad_request(
+          fmt::format("{}[{}]: expected a token id (integer), got {}", where, i, json_type(a[i])),
+          param);
+    if (a[i].is_number_unsigned() ? a[i].get<uint64_t>() > uint64_t(INT32_MAX)
+                                  : a[i].get<int64_t>() < 0 || a[i].get<int64_t>() > INT32_MAX)
+      throw bad_request(
+          fmt::format("{}[{}]: token id {} is negative or too large", where, i, a[i].dump()),
+          param);
+    out.push_back(int32_t(a[i].get<int64_t>()));
+  }
+  return out;
+}
+
+Inputs get_inputs(const json& body, const char* name, const Limits& limits) {
+  const json* f = field(body, name);
+  if (!f) throw bad_request(fmt::format("{}: field required", name), name);
+  Inputs in;
+  const char* expected =
+      "a string, a list of strings, a list of token ids or a list of lists of token ids";
+  if (f->is_string()) {
+    in.texts.push_back(f->get<std::string>());
+  } else {
+    if (!f->is_array())
+      throw bad_request(fmt::format("{}: expected {}, got {}", name, expected, json_type(*f)),
+                        name);
+    if (f->empty()) throw bad_request(fmt::format("{}: the list is empty", name), name);
+    const json& first = (*f)[0];
+    if (first.is_string()) {
+      in.texts = get_strings(*f, name);
+    } else if (first.is_number_integer()) {
+      in.is_ids = true;
+      in.ids.push_back(get_ids(*f, name, name));
+    } else if (first.is_array()) {
+      in.is_ids = true;
+      for (size_t i = 0; i < f->size(); ++i) {
+        if (!(*f)[i].is_array())
+          throw bad_request(fmt::format("{}[{}]: expected a list of token ids, got {}", name, i,
+                                        json_type((*f)[i])),
+                            name);
+        in.ids.push_back(get_ids((*f)[i], fmt::format("{}[{}]", name, i), name));
+        if (in.ids.back().empty())
+          throw bad_request(fmt::format("{}[{}]: the list of token ids is empty", name, i), name);
+      }
+    } else {
+      throw bad_request(
+          fmt::format("{}: expected {}, got a list of {}", name, expected, json_type(first)), name);
+    }
+  }
+  if (in.size() > limits.max_inputs_per_request)
+    throw bad_request(
+        fmt::format(
+            "{}: {} inputs, more than the limit of {} per request (--max-inputs-per-request)", name,
+            in.size(), limits.max_inputs_per_request),
+        name);
+  return in;
+}
+
+void check_count(size_t n, const char* param, const Limits& limits) {
+  if (n > limits.max_inputs_per_request)
+    throw bad_request(
+        fmt::format(
+            "{}: {} inputs, more than the limit of {} per request (--max-inputs-per-request)",
+            param, n, limits.max_inputs_per_request),
+        param);
+}
+
+Common get_common(const json& body) {
+  Common out;
+  out.model = get_string(body, "model");
+  out.request_id = get_string(body, "request_id");
+  RequestParams& p = out.params;
+  if (auto t = get_int(body, "truncate_prompt_tokens")) {
+    if (*t < -1 || *t == 0)
+      throw bad_request(
+          fmt::format(
+              "truncate_prompt_tokens: {} must be -1 (the model's maximum) or a positive count",
+              *t),
+          "truncate_prompt_tokens");
+    p.truncate_prompt_tokens = *t;
+  }
+  if (auto s = get_string(body, "truncation_side")) {
+    if (*s != "left" && *s != "right")
+      throw bad_request(fmt::format("truncation_side: '{}' is not 'left' or 'right'", *s),
+                        "truncation_side");
+    p.truncation_side = *s;
+  }
+  if (auto b = get_bool(body, "add_special_tokens")) p.add_special_tokens = *b;
+  p.use_activation = get_bool(body, "use_activation");
+  // deprecated spellings vLLM still reads for score / rerank
+  if (!p.use_activation) p.use_activation = get_bool(body, "activation");
+  if (!p.use_activation) p.use_activation = get_bool(body, "softmax");
+  if (auto pr = get_int(body, "priority")) p.priority = *pr;
+  if (body.contains("normalize"))
+    throw bad_request("Parameter `normalize` was removed; use `use_activation` instead.",
+                      "normalize");
+  get_string(body, "user");
+  return out;
+}
+
+EncodingFormat get_encoding(const json& body) {
+  EncodingFormat e;
+  if (auto f = get_string(body, "encoding_format")) {
+    if (*f == "base64")
+      e.base64 = true;
+    else if (*f != "float")
+      throw bad_request(fmt::format("encoding_format: '{}' is not 'float' or 'base64'", *f),
+                        "encoding_format");
+  }
+  if (auto d = get_string(body, "embed_dtype"); d && *d != "float32")
+    throw bad_request(fmt::format("embed_dtype: '{}' is not supported (only 'float32')", *d),
+                      "embed_dtype");
+  if (auto en = get_string(body, "endianness")) {
+    if (*en == "big")
+      e.big_endian = true;
+    else if (*en != "native" && *en != "little")
+      throw bad_request(fmt::format("endianness: '{}' is not 'native', 'little' or 'big'", *en),
+                        "endianness");
+  }
+  return e;
+}
+
+void get_dimensions(const json& body, RequestParams& p) {
+  if (auto d = get_int(body, "dimensions")) {
+    if (*d < 1)
+      throw bad_request(fmt::format("dimensions: {} must be a positive number of dimensions", *d),
+                        "dimensions");
+    p.dimensions = *d;
+  }
+}
+
+std::string base64_encode(const uint8_t* p, size_t n) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < n; i += 3) {
+    uint32_t v = uint32_t(p[i]) << 16 | uint32_t(p[i + 1]) << 8 | p[i + 2];
+    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += tbl[v & 63];
+  }
+  if (i + 1 == n) {
+    uint32_t v = uint32_t(p[i]) << 16;
+    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += "==";
+  } else if (i + 2 == n) {
+    uint32_t v = uint32_t(p[i]) << 16 | uint32_t(p[i + 1]) << 8;
+    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += '=';
+  }
+  return out;
+}
+
+// float32 values: a JSON list, or base64 of their bytes (little-endian unless big_endian)
+json vector_json(const std::vector<float>& v, const EncodingFormat& enc) {
+  if (!enc.base64) return json(v);
+  std::vector<uint8_t> bytes(v.size() * 4);
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint32_t u;
+    std::memcpy(&u, &v[i], 4);
+    for (int b = 0; b < 4; ++b)
+      bytes[i * 4 + size_t(enc.big_endian ? 3 - b : b)] = uint8_t(u >> (8 * b));
+  }
+  return base64_encode(bytes.data(), bytes.size());
+}
+
+json list_response(const ResponseMeta& m, json data, int64_t tokens) {
+  return json{{"id", m.id},       {"object", "list"},        {"created", m.created},
+              {"model", m.model}, {"data", std::move(data)}, {"usage", usage_json(tokens)}};
+}
+
+json entities_json(const std::vector<EntitySpan>& ents, bool per_token) {
+  json out = json::array();
+  for (const EntitySpan& e : ents) {
+    json j;
+    j[per_token ? "entity" : "entity_group"] = e.entity;
+    j["score"] = e.score;
+    if (per_token) j["index"] = e.index;
+    j["word"] = e.word;
+    j["start"] = e.start;
+    j["end"] = e.end;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace
+
+ApiError bad_request(const std::string& message, std::optional<std::string> param) {
+  return ApiError(400, message, std::move(param));
+}
+
+int status_of(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::none:
+      return 200;
+    case ErrorKind::invalid_input:
+    case ErrorKind::too_long:
+    case ErrorKind::unsupported:
+      return 400;
+    case ErrorKind::not_found:
+      return 404;
+    case ErrorKind::overloaded:
+      return 429;
+    case ErrorKind::cancelled:
+      return 499;
+    case ErrorKind::device_lost:
+      return 503;
+    case ErrorKind::model:
+    case ErrorKind::out_of_memory:
+    case ErrorKind::internal:
+      return 500;
+  }
+  return 500;
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json error_json(int status, const std::string& message, const std::optional<std::string>& param,
+                const std::string& type) {
+  json e;
+  e["message"] = message;
+  e["type"] = type.empty() ? error_type(status) : type;
+  e["param"] = param ? json(*param) : json(nullptr);
+  e["code"] = status;
+  return json{{"error", std::move(e)}};
+}
+
+std::vector<TextInput> Inputs::to_engine() const {
+  std::vector<TextInput> out;
+  if (is_ids)
+    for (const auto& v : ids) {
+      TextInput t;
+      t.token_ids = v;
+      out.push_back(std::move(t));
+    }
+  else
+    for (const auto& s : texts) out.push_back({s, std::nullopt});
+  return out;
+}
+
+std::vector<TextInput> ScoreRequest::pairs() const {
+  std::vector<TextInput> out;
+  for (size_t i = 0; i < second.size(); ++i)
+    out.push_back({first.size() == 1 ? first[0] : first[i], second[i]});
+  return out;
+}
+
+static void reject_messages(const json& body) {
+  if (body.contains("messages"))
+    throw bad_request("messages: chat input is not supported by this server; send `input`",
+                      "messages");
+}
+
+ClassifyRequest parse_classify(const json& body, const Limits& limits) {
+  ClassifyRequest r;
+  r.common = get_common(body);
+  reject_messages(body);
+  r.input = get_inputs(body, "input", limits);
+  if (auto k = get_int(body, "top_k")) r.common.params.top_k = *k;
+  return r;
+}
+
+PoolingRequest parse_pooling(const json& body, const Limits& limits) {
+  PoolingRequest r;
+  r.common = get_common(body);
+  reject_messages(body);
+  if (auto t = get_string(body, "task")) {
+    r.task = task_from_name(*t);
+    if (!r.task || *r.task == Task::score)
+      throw bad_request(fmt::format("task: '{}' is not one of classify, token_classify, embed", *t),
+                        "task");
+  }
+  r.input = get_inputs(body, "input", limits);
+  r.encoding = get_encoding(body);
+  get_dimensions(body, r.common.params);
+  if (auto a = get_string(body, "aggregation")) {
+    static const std::pair<const char*, Aggregation> names[] = {{"none", Aggregation::none},
+                                                                {"simple", Aggregation::simple},
+                                                                {"first", Aggregation::first},
+                                                                {"average", Aggregation::average},
+                                                                {"max", Aggregation::max}};
+    for (auto [n, v] : names)
+      if (*a == n) r.common.params.aggregation = v;
+    if (!r.common.params.aggregation)
+      throw bad_request(
+          fmt::format("aggregation: '{}' is not one of none, simple, first, average, max", *a),
+          "aggregation");
+    if (r.input.is_ids)
+      throw bad_request("aggregation: needs text input (token offsets), not token ids",
+                        "aggregation");
+  }
+  if (const json* il = field(body, "ignore_labels"))
+    r.common.params.ignore_labels = get_strings(*il, "ignore_labels");
+  return r;
+}
+
+EmbeddingRequest parse_embedding(const json& body, const Limits& limits) {
+  EmbeddingRequest r;
+  r.common = get_common(body);
+  reject_messages(body);
+  r.input = get_inputs(body, "input", limits);
+  r.encoding = get_encoding(body);
+  get_dimensions(body, r.common.params);
+  return r;
+}
+
+ScoreRequest parse_score(const json& body, const Limits& limits) {
+  ScoreRequest r;
+  r.common = get_common(body);
+  const char* spellings[][2] = {
+      {"queries", "documents"}, {"queries", "items"}, {"data_1", "data_2"}, {"text_1", "text_2"}};
+  const char *n1 = nullptr, *n2 = nullptr;
+  for (auto& s : spellings)
+    if (field(body, s[0]) && field(body, s[1])) {
+      n1 = s[0], n2 = s[1];
+      break;
+    }
+  if (!n1) {
+    for (auto& s : spellings) {
+      if (field(body, s[0]))
+        throw bad_request(fmt::format("{}: field required (with {})", s[1], s[0]), s[1]);
+      if (field(body, s[1]))
+        throw bad_request(fmt::format("{}: field required (with {})", s[0], s[1]), s[0]);
+    }
+    throw bad_request(
+        "queries: field required: give `queries` and `documents` (or `text_1` and `text_2`, "
+        "`data_1` and `data_2`)",
+        "queries");
+  }
+  r.first_name = n1;
+  r.second_name = n2;
+  r.first = get_strings(*field(body, n1), n1);
+  r.second = get_strings(*field(body, n2), n2);
+  if (r.first.empty())
+    throw bad_request(fmt::format("{}: at least one text element must be given", n1), n1);
+  if (r.second.empty())
+    throw bad_request(fmt::format("{}: at least one text element must be given", n2), n2);
+  if (r.first.size() > 1 && r.first.size() != r.second.size())
+    throw bad_request(
+        fmt::format("Input lengths must be either 1:1, 1:N or N:N: {} has {}, {} has {}", n1,
+                    r.first.size(), n2, r.second.size()),
+        n2);
+  check_count(r.second.size(), n2, limits);
+  return r;
+}
+
+RerankRequest parse_rerank(const json& body, const Limits& limits) {
+  RerankRequest r;
+  r.common = get_common(body);
+  const json* q = field(body, "query");
+  if (!q) throw bad_request("query: field required", "query");
+  if (!q->is_string())
+    throw bad_request(fmt::format("query: expected a string, got {}", json_type(*q)), "query");
+  r.query = q->get<std::string>();
+  const json* d = field(body, "documents");
+  if (!d) throw bad_request("documents: field required", "documents");
+  r.documents = get_strings(*d, "documents");
+  if (r.documents.empty())
+    throw bad_request("documents: at least one document must be given", "documents");
+  check_count(r.documents.size(), "documents", limits);
+  r.top_n = get_int(body, "top_n").value_or(0);
+  r.return_documents = get_bool(body, "return_documents").value_or(true);
+  return r;
+}
+
+TokenizeRequest parse_tokenize(const json& body) {
+  TokenizeRequest r;
+  r.model = get_string(body, "model");
+  if (body.contains("messages"))
+    throw bad_request("messages: chat input is not supported by this server; send `prompt`",
+                      "messages");
+  auto prompt = get_string(body, "prompt");
+  if (!prompt) throw bad_request("prompt: field required", "prompt");
+  r.prompt = *prompt;
+  r.add_special_tokens = get_bool(body, "add_special_tokens").value_or(true);
+  r.return_token_strs = get_bool(body, "return_token_strs").value_or(false);
+  return r;
+}
+
+DetokenizeRequest parse_detokenize(const json& body) {
+  DetokenizeRequest r;
+  r.model = get_string(body, "model");
+  const json* t = field(body, "tokens");
+  if (!t) throw bad_request("tokens: field required", "tokens");
+  if (!t->is_array())
+    throw bad_request(fmt::format("tokens: expected a list of token ids, got {}", json_type(*t)),
+                      "tokens");
+  r.tokens = get_ids(*t, "tokens", "tokens");
+  return r;
+}
+
+json usage_json(int64_t prompt_tokens) {
+  return json{{"prompt_tokens", prompt_tokens},
+              {"total_tokens", prompt_tokens},
+              {"completion_tokens", 0},
+              {"prompt_tokens_details", nullptr}};
+}
+
+json classify_response(const ResponseMeta& m, const std::vector<ClassifyResult>& results) {
+  json data = json::array();
+  int64_t tokens = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const ClassifyResult& r = results[i];
+    json d;
+    d["index"] = i;
+    d["label"] = r.label;
+    d["probs"] = r.probs;
+    d["num_classes"] = r.num_classes;
+    if (!r.top_k.empty()) {
+      json tk = json::array();
+      for (const LabelScore& l : r.top_k) tk.push_back({{"label", l.label}, {"score", l.score}});
+      d["top_k"] = std::move(tk);
+    }
+    data.push_back(std::move(d));
+    tokens += r.prompt_tokens;
+  }
+  return list_response(m, std::move(data), tokens);
+}
+
+json pooling_response(const ResponseMeta& m, const Results& results, const PoolingRequest& req) {
+  const EncodingFormat& enc = req.encoding;
+  const std::optional<Aggregation>& agg = req.common.params.aggregation;
+  json data = json::array();
+  int64_t tokens = 0;
+  auto item = [&](json d) {
+    data.push_back({{"index", data.size()}, {"object", "pooling"}, {"data", std::move(d)}});
+  };
+  switch (results.task) {
+    case Task::classify:
+      for (const ClassifyResult& r : results.classify)
+        item(vector_json(r.probs, enc)), tokens += r.prompt_tokens;
+      break;
+    case Task::embed:
+      for (const EmbedResult& r : results.embed)
+        item(vector_json(r.embedding, enc)), tokens += r.prompt_tokens;
+      break;
+    case Task::score:
+      for (const ScoreResult& r : results.score)
+        item(vector_json({r.score}, enc)), tokens += r.prompt_tokens;
+      break;
+    case Task::token_classify:
+      for (const TokenClassifyResult& r : results.token_classify) {
+        tokens += r.prompt_tokens;
+        if (agg) {
+          item(entities_json(r.entities, *agg == Aggregation::none));
+        } else if (enc.base64) {
+          std::vector<float> flat;
+          for (const TokenScore& s : r.tokens)
+            flat.insert(flat.end(), s.probs.begin(), s.probs.end());
+          item(vector_json(flat, enc));
+        } else {
+          json rows = json::array();
+          for (const TokenScore& s : r.tokens) rows.push_back(s.probs);
+          item(std::move(rows));
+        }
+      }
+      break;
+  }
+  return list_response(m, std::move(data), tokens);
+}
+
+json embedding_response(const ResponseMeta& m, const std::vector<EmbedResult>& results,
+                        const EncodingFormat& enc) {
+  json data = json::array();
+  int64_t tokens = 0;
+  for (const EmbedResult& r : results) {
+    data.push_back({{"index", data.size()},
+                    {"object", "embedding"},
+                    {"embedding", vector_json(r.embedding, enc)}});
+    tokens += r.prompt_tokens;
+  }
+  return list_response(m, std::move(data), tokens);
+}
+
+json score_response(const ResponseMeta& m, const std::vector<ScoreResult>& results) {
+  json data = json::array();
+  int64_t tokens = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    data.push_back({{"index", i}, {"object", "score"}, {"score", results[i].score}});
+    tokens += results[i].prompt_tokens;
+  }
+  return list_response(m, std::move(data), tokens);
+}
+
+json rerank_response(const ResponseMeta& m, const RerankRequest& req,
+                     const std::vector<ScoreResult>& results) {
+  std::vector<size_t> order(results.size());
+  int64_t tokens = 0;
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i, tokens += results[i].prompt_tokens;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return results[x].score > results[y].score; });
+  if (req.top_n > 0 && size_t(req.top_n) < order.size()) order.resize(size_t(req.top_n));
+  json out = json::array();
+  for (size_t i : order) {
+    json item;
+    item["index"] = i;
+    if (req.return_documents) item["document"] = {{"text", req.documents[i]}};
+    item["relevance_score"] = results[i].score;
+    out.push_back(std::move(item));
+  }
+  return json{{"id", m.id},
+              {"model", m.model},
+              {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}},
+              {"results", std::move(out)}};
+}
+
+}  // namespace vkcls::server
