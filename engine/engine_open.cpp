@@ -176,7 +176,7 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   info.activation = activation_name(activation_for(cfg.problem_type, labels, st.activation_fn));
 
   parts.frontend = std::make_unique<FrontEnd>(
-      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size});
+      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size}, o.chat_template);
   const TokenStrings& strings = parts.frontend->token_strings();
   OutputSpec& out = parts.output;
   out.activation = activation_for(cfg.problem_type, labels, st.activation_fn);
