@@ -191,7 +191,7 @@ std::shared_ptr<PendingRequest> EngineImpl::prepare(Request&& r, std::optional<H
   p->prepared.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const TextInput& in = p->inputs[i];
-    if (p->task == Task::score && !in.text_pair && !in.token_ids) {
+    if (p->task == Task::score && !in.text_pair && !in.token_ids && !in.chat) {
       PreparedInput bad;
       bad.error = "text_pair: score needs (query, document) pairs";
       bad.kind = ErrorKind::invalid_input;
@@ -509,7 +509,9 @@ void EngineImpl::finish_input(PendingRequest& p, size_t input) {
         tw.width = s.ids.empty() ? 0 : int64_t(tw.logits.size() / s.ids.size());
         windows.push_back(std::move(tw));
       }
-      TokenClassifyResult r = token_classify_output(p.inputs[input].text, windows, params, spec);
+      // offsets index the text the tokenizer saw: a chat input's rendered conversation
+      const std::string& text = p.inputs[input].chat ? pi.rendered : p.inputs[input].text;
+      TokenClassifyResult r = token_classify_output(text, windows, params, spec);
       r.prompt_tokens = tokens;
       p.results.token_classify[input] = std::move(r);
       break;

@@ -10,16 +10,19 @@ Error invalid(const std::string& message, const char* param) {
   return Error(ErrorKind::invalid_input, message, param);
 }
 
-}  // namespace
-
-FrontEnd::FrontEnd(const std::string& model_dir, const FrontEndLimits& limits) : limits_(limits) {
-  try {
-    tok_ = std::make_unique<Tokenizer>(Tokenizer::from_model_dir(model_dir));
-  } catch (const TokenizerError& e) {
-    throw Error(ErrorKind::model, fmt::format("model folder '{}': {}", model_dir, e.what()));
-  }
-  strings_ = std::make_unique<TokenStrings>(*tok_, model_dir);
+// A template that writes its own BOS, tokenized with the post-processor's specials, would
+// start with two: transformers never adds the second (apply_chat_template tokenizes with
+// add_special_tokens=False), so the post-processor's is dropped.
+void drop_repeated_bos(Sequence& s) {
+  if (s.ids.size() < 2 || !s.special[0] || s.ids[0] != s.ids[1]) return;
+  s.ids.erase(s.ids.begin());
+  s.type_ids.erase(s.type_ids.begin());
+  s.tokens.erase(s.tokens.begin());
+  s.offsets.erase(s.offsets.begin());
+  s.special.erase(s.special.begin());
 }
+
+}  // namespace
 
 void FrontEnd::check_params(const RequestParams& p) const {
   if (p.truncation_side != "right" && p.truncation_side != "left")
@@ -82,7 +85,7 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
     if (p.truncate_prompt_tokens)
       keep = *p.truncate_prompt_tokens == -1 ? limits_.max_model_len : *p.truncate_prompt_tokens;
     const bool left = p.truncation_side == "left";
-    if (in.token_ids) {
+    if (in.token_ids && !in.chat) {
       // vLLM takes token ids as they are: no special tokens, only the requested truncation
       Sequence s;
       s.ids = *in.token_ids;
@@ -103,10 +106,27 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
       out.windows.push_back(std::move(s));
       return out;
     }
-    const bool join = in.text_pair && limits_.pair_as_one_text;
-    const std::string joined = join ? in.text + *in.text_pair : std::string();
-    const std::string& text = join ? joined : in.text;
-    if (text.empty()) throw invalid("text: input is empty", "input");
+    const char* field = task == Task::score ? "text_pair" : "input";
+    // converted LLM rerankers score query + document as one text (vLLM's rule)
+    const bool join = !in.chat && in.text_pair && limits_.pair_as_one_text;
+    std::string joined;
+    if (in.chat) {
+      if (!in.text.empty() || in.text_pair || in.token_ids)
+        throw invalid("messages: a chat input has no text, text_pair or token ids of its own",
+                      "messages");
+      if (task == Task::score)
+        throw invalid("messages: score takes (query, document) pairs, not a conversation",
+                      "messages");
+      out.rendered = render_chat(*in.chat);
+      if (out.rendered.empty())
+        throw invalid("messages: the chat template rendered an empty text", "messages");
+      field = "messages";
+    } else {
+      if (join) joined = in.text + *in.text_pair;
+      if ((join ? joined : in.text).empty()) throw invalid("text: input is empty", "input");
+    }
+    const std::string& text = in.chat ? out.rendered : join ? joined : in.text;
+    const bool specials = in.chat ? in.chat->add_special_tokens : p.add_special_tokens;
     // max_length 0 = off; a null pointer would apply tokenizer.json's own "truncation"
     // block, which vLLM ignores (truncation is per request).
     TruncationParams tp;
@@ -123,21 +143,23 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
             "stride");
       tp.stride = size_t(p.stride);
     }
-    Encoding e = in.text_pair && !join
-                     ? tok_->encode_pair(in.text, *in.text_pair, p.add_special_tokens, &tp)
-                     : tok_->encode(text, p.add_special_tokens, &tp);
+    Encoding e = in.text_pair && !join ? tok_->encode_pair(text, *in.text_pair, specials, &tp)
+                                       : tok_->encode(text, specials, &tp);
     std::vector<Encoding> extra = p.stride > 0 ? std::move(e.overflowing) : std::vector<Encoding>{};
     e.overflowing.clear();
     out.windows.push_back(from_encoding(std::move(e)));
     for (Encoding& w : extra) out.windows.push_back(from_encoding(std::move(w)));
-    for (const Sequence& s : out.windows)
-      check_sequence(s, task == Task::score ? "text_pair" : "input");
+    if (in.chat && specials)
+      for (Sequence& s : out.windows) drop_repeated_bos(s);
+    for (const Sequence& s : out.windows) check_sequence(s, field);
   } catch (const Error& e) {
     out.windows.clear();
+    out.rendered.clear();
     out.error = e.what();
     out.kind = e.kind();
   } catch (const TokenizerError& e) {
     out.windows.clear();
+    out.rendered.clear();
     out.error = fmt::format("input: {}", e.what());
     out.kind = ErrorKind::invalid_input;
   }

@@ -1,5 +1,6 @@
 // The front end: everything that happens to an input before it is queued. Validation of the
-// per-request parameters, tokenization (tokenizer.json, loaded once per engine), truncation,
+// per-request parameters, chat inputs rendered with the model's chat template (loaded once per
+// engine, see frontend_chat.cpp), tokenization (tokenizer.json, loaded once), truncation,
 // windows of long texts (token_classify stride), token-id inputs taken as given, and the
 // limits (the model's length, its vocabulary, its token types). The result is tokenized
 // sequences, or an error naming the field and the limit. Runs in the caller's thread, so
@@ -7,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +16,10 @@
 #include "tokenizer/token_strings.h"
 #include "tokenizer/tokenizer.h"
 #include "vkcls/types.h"
+
+namespace vkcls::templates {
+class ChatTemplates;
+}
 
 namespace vkcls {
 
@@ -37,6 +43,7 @@ struct Sequence {
 
 struct PreparedInput {
   std::vector<Sequence> windows;  // one, or the windows of a strided text; empty on error
+  std::string rendered;           // a chat input: the text its template rendered (offsets index it)
   std::string error;
   ErrorKind kind = ErrorKind::none;
   bool ok() const { return kind == ErrorKind::none; }
@@ -44,12 +51,25 @@ struct PreparedInput {
 
 class FrontEnd {
  public:
-  // Loads the model folder's tokenizer (tokenizer.json, or vocab.txt for old BERT folders).
-  FrontEnd(const std::string& model_dir, const FrontEndLimits& limits);
+  // Loads the model folder's tokenizer (tokenizer.json, or vocab.txt for old BERT folders) and
+  // its chat templates (tokenizer_config.json, chat_template.jinja), or `chat_template` (a
+  // template's source) instead. Throws Error(model) for a broken tokenizer, Error(invalid_input,
+  // "chat_template") for a `chat_template` that does not parse. A folder template that does
+  // not load fails only the chat inputs, with its error.
+  FrontEnd(const std::string& model_dir, const FrontEndLimits& limits,
+           const std::optional<std::string>& chat_template = std::nullopt);
+  ~FrontEnd();
 
   PreparedInput prepare(Task task, const TextInput& input, const RequestParams& params) const;
   // Request-level checks of truncation parameters (throws Error(invalid_input) naming the field).
   void check_params(const RequestParams& params) const;
+
+  // A chat input as its template renders it (transformers' apply_chat_template with
+  // tokenize=False). Throws Error(invalid_input) naming the cause: no template, a malformed
+  // message, both add_generation_prompt and continue_final_message, the template's
+  // raise_exception (its message verbatim), a render error or limit.
+  std::string render_chat(const ChatInput& chat) const;
+  bool has_chat_template() const;
 
   TokenizeResult tokenize(const std::string& text, bool add_special_tokens) const;
   std::string detokenize(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
@@ -64,6 +84,8 @@ class FrontEnd {
   FrontEndLimits limits_;
   std::unique_ptr<Tokenizer> tok_;
   std::unique_ptr<TokenStrings> strings_;
+  std::unique_ptr<templates::ChatTemplates> chat_;
+  std::string chat_load_error_;  // why the folder's chat template did not load
 };
 
 }  // namespace vkcls

@@ -38,6 +38,9 @@ void require(const ServerState& s, Task t, const char* param) {
 // Runs one request on the engine, waiting while watching the client; a failed input fails
 // the whole request (as vLLM does): 400 naming the input, 503 for the device.
 Results run(ServerState& s, Request req, const ClientGone& gone, const char* param) {
+  // a conversation is one input whose errors already name their field ("messages: ...")
+  const bool chat = req.inputs.size() == 1 && req.inputs[0].chat;
+  if (chat) param = "messages";
   std::shared_ptr<Ticket> t;
   try {
     t = s.engine.submit(std::move(req));
@@ -59,7 +62,8 @@ Results run(ServerState& s, Request req, const ClientGone& gone, const char* par
   auto check = [&](const std::string& error, ErrorKind kind, size_t i) {
     if (error.empty()) return;
     if (kind == ErrorKind::cancelled) throw ClientGoneError{};
-    throw ApiError(status_of(kind), fmt::format("{}[{}]: {}", param, i, error), param);
+    throw ApiError(status_of(kind), chat ? error : fmt::format("{}[{}]: {}", param, i, error),
+                   param);
   };
   for (size_t i = 0; i < r.classify.size(); ++i)
     check(r.classify[i].error, r.classify[i].error_kind, i);
@@ -93,6 +97,7 @@ ServerState::ServerState(Engine& e, const ServerOptions& o) : engine(e), opt(o) 
     model_name = fs::path(o.model_dir).lexically_normal().parent_path().filename().string();
   created = unix_now();
   limits.max_inputs_per_request = o.max_inputs_per_request;
+  limits.trust_request_chat_template = o.trust_request_chat_template;
 }
 
 json handle_classify(ServerState& s, const json& body, const std::string& rid,

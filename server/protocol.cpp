@@ -331,7 +331,10 @@ json error_json(int status, const std::string& message, const std::optional<std:
 
 std::vector<TextInput> Inputs::to_engine() const {
   std::vector<TextInput> out;
-  if (is_ids)
+  if (chat) {
+    out.emplace_back();
+    out.back().chat = *chat;
+  } else if (is_ids)
     for (const auto& v : ids) {
       TextInput t;
       t.token_ids = v;
@@ -351,15 +354,64 @@ std::vector<TextInput> ScoreRequest::pairs() const {
 
 static void reject_messages(const json& body) {
   if (body.contains("messages"))
-    throw bad_request("messages: chat input is not supported by this server; send `input`",
-                      "messages");
+    throw bad_request("messages: this route takes `input`, not a conversation", "messages");
+}
+
+// vLLM's chat pooling requests (ClassificationChatRequest, PoolingChatRequest): `messages`
+// instead of `input`. Messages are checked further by the chat template layer (front end).
+static Inputs get_chat_inputs(const json& body, const Limits& limits) {
+  if (body.contains("input"))
+    throw bad_request("messages: give either `input` or `messages`, not both", "messages");
+  const json& m = body["messages"];
+  if (!m.is_array())
+    throw bad_request(
+        fmt::format("messages: expected a list of message objects, got {}", json_type(m)),
+        "messages");
+  if (m.empty()) throw bad_request("messages: the list is empty", "messages");
+  for (size_t i = 0; i < m.size(); ++i)
+    if (!m[i].is_object())
+      throw bad_request(
+          fmt::format("messages[{}]: expected a message object, got {}", i, json_type(m[i])),
+          "messages");
+  ChatInput chat;
+  chat.messages_json = m.dump();
+  chat.add_generation_prompt = get_bool(body, "add_generation_prompt").value_or(false);
+  chat.continue_final_message = get_bool(body, "continue_final_message").value_or(false);
+  if (chat.add_generation_prompt && chat.continue_final_message)
+    throw bad_request(
+        "Cannot set both `continue_final_message` and `add_generation_prompt` to True.",
+        "continue_final_message");
+  chat.add_special_tokens = get_bool(body, "add_special_tokens").value_or(false);
+  const char* untrusted =
+      "Chat template is passed with request, but --trust-request-chat-template is not set. "
+      "Refused request with untrusted chat template.";
+  if (auto t = get_string(body, "chat_template")) {
+    if (!limits.trust_request_chat_template) throw bad_request(untrusted, "chat_template");
+    chat.chat_template = *t;
+  }
+  if (const json* kw = field(body, "chat_template_kwargs")) {
+    if (!kw->is_object())
+      throw bad_request(
+          fmt::format("chat_template_kwargs: expected an object, got {}", json_type(*kw)),
+          "chat_template_kwargs");
+    if (kw->contains("chat_template") && !limits.trust_request_chat_template)
+      throw bad_request(untrusted, "chat_template_kwargs");
+    chat.chat_template_kwargs_json = kw->dump();
+  }
+  Inputs in;
+  in.chat = std::move(chat);
+  return in;
+}
+
+static Inputs get_inputs_or_chat(const json& body, const Limits& limits) {
+  return body.contains("messages") ? get_chat_inputs(body, limits)
+                                   : get_inputs(body, "input", limits);
 }
 
 ClassifyRequest parse_classify(const json& body, const Limits& limits) {
   ClassifyRequest r;
   r.common = get_common(body);
-  reject_messages(body);
-  r.input = get_inputs(body, "input", limits);
+  r.input = get_inputs_or_chat(body, limits);
   if (auto k = get_int(body, "top_k")) r.common.params.top_k = *k;
   return r;
 }
@@ -367,14 +419,13 @@ ClassifyRequest parse_classify(const json& body, const Limits& limits) {
 PoolingRequest parse_pooling(const json& body, const Limits& limits) {
   PoolingRequest r;
   r.common = get_common(body);
-  reject_messages(body);
   if (auto t = get_string(body, "task")) {
     r.task = task_from_name(*t);
     if (!r.task || *r.task == Task::score)
       throw bad_request(fmt::format("task: '{}' is not one of classify, token_classify, embed", *t),
                         "task");
   }
-  r.input = get_inputs(body, "input", limits);
+  r.input = get_inputs_or_chat(body, limits);
   r.encoding = get_encoding(body);
   get_dimensions(body, r.common.params);
   if (auto a = get_string(body, "aggregation")) {

@@ -36,14 +36,19 @@ std::string dump(const json& j);  // compact; invalid UTF-8 replaced
 
 struct Limits {
   size_t max_inputs_per_request = 2048;
+  bool trust_request_chat_template = false;  // a request may bring its own `chat_template`
 };
 
-// `input`: a string, a list of strings, a list of token ids or a list of lists of token ids.
+// `input`: a string, a list of strings, a list of token ids or a list of lists of token ids;
+// or (/classify, /pooling) `messages`: one conversation for the model's chat template, with
+// add_generation_prompt, continue_final_message, add_special_tokens (default false),
+// chat_template (only with --trust-request-chat-template) and chat_template_kwargs.
 struct Inputs {
   bool is_ids = false;
   std::vector<std::string> texts;
   std::vector<std::vector<int32_t>> ids;
-  size_t size() const { return is_ids ? ids.size() : texts.size(); }
+  std::optional<ChatInput> chat;
+  size_t size() const { return chat ? 1 : is_ids ? ids.size() : texts.size(); }
   std::vector<TextInput> to_engine() const;
 };
 

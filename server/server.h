@@ -30,7 +30,8 @@ struct ServerOptions {
   int threads = 64;         // HTTP worker threads (each holds one connection)
   int read_timeout_s = 10;  // a connection that sends nothing for this long is closed
   int keep_alive_timeout_s = 5;
-  bool access_log = true;  // one JSON line per request on stderr
+  bool access_log = true;                    // one JSON line per request on stderr
+  bool trust_request_chat_template = false;  // accept a `chat_template` in requests (vLLM's flag)
   std::string version = "0.0.0";
 };
 

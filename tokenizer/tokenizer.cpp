@@ -299,6 +299,31 @@ Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
     Tokenizer t = from_file(base + "tokenizer.json");
     auto impl = std::const_pointer_cast<tok::TokenizerImpl>(t.impl_);
     impl->model_max_length = max_len;
+    // transformers registers the special tokens tokenizer_config.json names (bos_token, ...,
+    // additional_special_tokens) as added tokens, so "[SEP]" written in a text or by a chat
+    // template is one token even when tokenizer.json lists no added tokens. Only tokens the
+    // vocabulary has: a new id would be outside the model's embedding table.
+    std::vector<tok::AddedToken> specials;
+    auto add_special = [&](const json& v) {
+      std::string content = v.is_string() ? v.get<std::string>()
+                            : v.is_object() && v.contains("content") && v["content"].is_string()
+                                ? v["content"].get<std::string>()
+                                : "";
+      if (content.empty() || impl->added.token_to_id(content) || !impl->model->token_to_id(content))
+        return;
+      tok::AddedToken a;
+      a.content = content;
+      a.special = true;
+      a.normalized = false;
+      specials.push_back(a);
+    };
+    for (const char* k : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                          "cls_token", "mask_token"})
+      if (config.contains(k)) add_special(config[k]);
+    if (config.contains("additional_special_tokens") &&
+        config["additional_special_tokens"].is_array())
+      for (const json& v : config["additional_special_tokens"]) add_special(v);
+    if (!specials.empty()) impl->added.add(specials, *impl->model, impl->normalizer.get());
     return t;
   }
   if (!exists(base + "vocab.txt"))

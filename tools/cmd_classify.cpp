@@ -16,16 +16,19 @@ namespace vkcls::cli {
 
 int cmd_classify(int argc, char** argv) {
   Args args("classify",
-            "Classify texts (arguments, lines, JSONL {\"text\", \"text_pair\", \"id\"} or CSV/TSV) "
-            "with a "
+            "Classify texts (arguments, lines, JSONL {\"text\", \"text_pair\", \"id\"} or "
+            "{\"messages\": [...], \"id\"} rendered with the chat template, or CSV/TSV) with a "
             "*ForSequenceClassification model; writes {\"index\", \"label\", \"probs\", "
             "\"num_classes\"} per input.");
   add_common_options(args);
+  add_chat_options(args, true);
   args.option("top-k", "0", "add \"top_k\": the N best labels with their scores (0: off, -1: all)");
   if (!args.parse(argc, argv)) return 2;
   if (args.help_requested()) return std::fputs(args.help().c_str(), stdout), 0;
 
   CommonOptions o = read_common_options(args, "classify");
+  o.accept_messages = true;
+  read_chat_options(args, o.engine, &o.chat);
   long top_k = args.get_int("top-k");
   if (top_k < -1)
     throw std::invalid_argument(
@@ -46,7 +49,10 @@ int cmd_classify(int argc, char** argv) {
         Request req;
         req.task = Task::classify;
         req.params = o.request;
-        for (const Record* r : records) req.inputs.push_back({r->text, r->text_pair});
+        for (const Record* r : records) {
+          req.inputs.push_back({r->text, r->text_pair});
+          req.inputs.back().chat = r->chat;
+        }
         std::shared_ptr<Ticket> ticket = engine->submit(std::move(req));
         return [&o, records, ticket] {
           std::vector<ClassifyResult> results = ticket->take().classify;
@@ -61,7 +67,8 @@ int cmd_classify(int argc, char** argv) {
             }
             if (o.format == "table") {
               std::string text =
-                  one_line(rec.text_pair ? rec.text + " | " + *rec.text_pair : rec.text);
+                  rec.chat ? "(messages)"
+                           : one_line(rec.text_pair ? rec.text + " | " + *rec.text_pair : rec.text);
               out[i].lines.push_back(
                   fmt::format("{:<7} {} {:<8.4f} {}", rec.index, table_cell(r.label, 20),
                               r.probs[size_t(r.label_index)], table_cell(text, 50)));

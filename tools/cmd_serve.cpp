@@ -20,7 +20,9 @@ int cmd_serve(int argc, char** argv) {
             "/rerank /v1/embeddings "
             "/tokenize /detokenize, GET /v1/models /health /version /metrics. `vkcls serve "
             "MODEL_DIR` or --model.");
-  args.option("model", "", "model folder (config.json, model.safetensors, tokenizer.json) or a hub id (ORG/NAME) in the local Hugging Face cache");
+  args.option("model", "",
+              "model folder (config.json, model.safetensors, tokenizer.json) or a hub id "
+              "(ORG/NAME) in the local Hugging Face cache");
   args.option("host", "127.0.0.1", "address to listen on (0.0.0.0: all interfaces)");
   args.option(
       "port", "8000",
@@ -42,6 +44,10 @@ int cmd_serve(int argc, char** argv) {
   args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
   args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
   add_model_options(args);
+  add_chat_options(args, false);
+  args.flag("trust-request-chat-template",
+            "accept a \"chat_template\" in /classify and /pooling requests with \"messages\" "
+            "(refused by default, as vLLM does)");
   args.flag("no-access-log", "no JSON access log line per request on stderr");
   if (!args.parse(argc, argv)) return 2;
   if (args.help_requested()) return std::fputs(args.help().c_str(), stdout), 0;
@@ -68,7 +74,8 @@ int cmd_serve(int argc, char** argv) {
   if (so.port > 65535)
     throw std::invalid_argument(fmt::format("--port {} is not a TCP port", so.port));
   so.served_model_name = args.get("served-model-name");
-  if (so.served_model_name.empty() && !folder) so.served_model_name = model;  // a hub id, as vLLM names it
+  if (so.served_model_name.empty() && !folder)
+    so.served_model_name = model;  // a hub id, as vLLM names it
   so.api_key = args.get("api-key");
   if (so.api_key.empty())
     for (const char* env : {"VKCLS_API_KEY", "VLLM_API_KEY"})
@@ -83,6 +90,7 @@ int cmd_serve(int argc, char** argv) {
   so.threads = int(positive("threads", 2));
   so.read_timeout_s = int(positive("read-timeout", 1));
   so.access_log = !args.has("no-access-log");
+  so.trust_request_chat_template = args.has("trust-request-chat-template");
   so.version = VKCLS_VERSION;
 
   EngineOptions eo;
@@ -92,6 +100,7 @@ int cmd_serve(int argc, char** argv) {
   eo.max_batch_tokens = mbt;
   eo.max_queued_requests = so.max_queue;
   read_model_options(args, eo);
+  read_chat_options(args, eo, nullptr);
   auto engine = Engine::open(eo);
   return server::run_server(*engine, so);
 }

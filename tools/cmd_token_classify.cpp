@@ -67,6 +67,7 @@ int cmd_token_classify(int argc, char** argv) {
             "per input, as the Hugging Face token-classification pipeline does, or per-token "
             "scores with --raw.");
   add_common_options(args);
+  add_chat_options(args, true);
   args.option("aggregation", "simple",
               "none | simple | first | average | max (the pipeline's aggregation_strategy)");
   args.option("ignore-labels", "O", "comma-separated labels left out of the entities");
@@ -76,6 +77,8 @@ int cmd_token_classify(int argc, char** argv) {
   if (args.help_requested()) return std::fputs(args.help().c_str(), stdout), 0;
 
   CommonOptions o = read_common_options(args, "token-classify");
+  o.accept_messages = true;
+  read_chat_options(args, o.engine, &o.chat);
   const bool raw = args.has("raw");
   long stride = args.get_int("stride");
   if (stride < 0) throw std::invalid_argument(fmt::format("--stride must be >= 0, got {}", stride));
@@ -121,6 +124,7 @@ int cmd_token_classify(int argc, char** argv) {
             continue;
           }
           req.inputs.push_back({records[i]->text, std::nullopt});
+          req.inputs.back().chat = records[i]->chat;
           input_of.push_back(i);
         }
         std::shared_ptr<Ticket> ticket =

@@ -14,10 +14,13 @@ namespace vkcls::cli {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool blank(const std::string& s) { return s.find_first_not_of(" \t") == std::string::npos; }
+bool blank(const std::string& s) {
+  return s.find_first_not_of(" \t") == std::string::npos;
+}
 
 std::string check_utf8(const std::string& s) {
   size_t bad = tok::utf8_find_invalid(s);
@@ -28,15 +31,20 @@ std::string check_utf8(const std::string& s) {
 std::optional<std::string> string_field(const nlohmann::json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) return std::nullopt;
-  if (!it->is_string()) throw std::invalid_argument(fmt::format("field \"{}\" must be a string, got {}", name, it->type_name()));
+  if (!it->is_string())
+    throw std::invalid_argument(
+        fmt::format("field \"{}\" must be a string, got {}", name, it->type_name()));
   return it->get<std::string>();
 }
 
 }  // namespace
 
-std::string Record::where() const { return line ? fmt::format("line {}", line) : fmt::format("input {}", index + 1); }
+std::string Record::where() const {
+  return line ? fmt::format("line {}", line) : fmt::format("input {}", index + 1);
+}
 
-InputReader::InputReader(const CommonOptions& o, const std::vector<std::string>& texts, bool allow_rerank)
+InputReader::InputReader(const CommonOptions& o, const std::vector<std::string>& texts,
+                         bool allow_rerank)
     : o_(&o), allow_rerank_(allow_rerank), texts_(texts) {
   if (!texts_.empty()) {
     format_ = "args";
@@ -55,9 +63,12 @@ InputReader::InputReader(const CommonOptions& o, const std::vector<std::string>&
   }
   format_ = o.input_format;
   if (format_ == "auto") {
-    if (ends_with(o.input, ".jsonl") || ends_with(o.input, ".json")) format_ = "jsonl";
-    else if (ends_with(o.input, ".csv")) format_ = "csv";
-    else if (ends_with(o.input, ".tsv")) format_ = "tsv";
+    if (ends_with(o.input, ".jsonl") || ends_with(o.input, ".json"))
+      format_ = "jsonl";
+    else if (ends_with(o.input, ".csv"))
+      format_ = "csv";
+    else if (ends_with(o.input, ".tsv"))
+      format_ = "tsv";
     else {
       std::string first;
       if (read_line(first)) pending_ = first;
@@ -68,7 +79,8 @@ InputReader::InputReader(const CommonOptions& o, const std::vector<std::string>&
   if (format_ == "csv" || format_ == "tsv") read_header();
 }
 
-InputReader::InputReader(std::vector<Record> records) : allow_rerank_(true), preset_(std::move(records)), format_("preset") {}
+InputReader::InputReader(std::vector<Record> records)
+    : allow_rerank_(true), preset_(std::move(records)), format_("preset") {}
 
 InputReader::~InputReader() = default;
 
@@ -87,7 +99,8 @@ bool InputReader::read_line(std::string& line) {
 
 // One CSV/TSV record: fields split at the delimiter outside quotes; a quoted field may
 // hold the delimiter, "" for a quote, and newlines (the record then spans several lines).
-bool InputReader::read_csv_record(std::vector<std::string>& fields, size_t& start_line, std::string& error) {
+bool InputReader::read_csv_record(std::vector<std::string>& fields, size_t& start_line,
+                                  std::string& error) {
   const char delim = format_ == "tsv" ? '\t' : ',';
   std::string line;
   if (!read_line(line)) return false;
@@ -98,9 +111,12 @@ bool InputReader::read_csv_record(std::vector<std::string>& fields, size_t& star
     for (size_t i = 0; i < line.size(); ++i) {
       char c = line[i];
       if (quoted) {
-        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += '"', ++i;
-        else if (c == '"') quoted = false;
-        else fields.back() += c;
+        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+          fields.back() += '"', ++i;
+        else if (c == '"')
+          quoted = false;
+        else
+          fields.back() += c;
       } else if (c == '"' && fields.back().empty() && !was_quoted) {
         quoted = was_quoted = true;
       } else if (c == delim) {
@@ -131,8 +147,9 @@ void InputReader::read_header() {
     if (header[c] == o_->id_column) id_col_ = int(c);
   }
   if (text_col_ < 0)
-    throw std::invalid_argument(fmt::format("--text-column: no column '{}' in the header (columns: {})", o_->text_column,
-                                            fmt::join(header, ", ")));
+    throw std::invalid_argument(
+        fmt::format("--text-column: no column '{}' in the header (columns: {})", o_->text_column,
+                    fmt::join(header, ", ")));
 }
 
 Record InputReader::parse_jsonl(const std::string& line, size_t line_no) {
@@ -146,23 +163,59 @@ Record InputReader::parse_jsonl(const std::string& line, size_t line_no) {
     return r;
   }
   try {
-    if (!j.is_object()) throw std::invalid_argument(fmt::format("expected a JSON object, got {}", j.type_name()));
+    if (!j.is_object())
+      throw std::invalid_argument(fmt::format("expected a JSON object, got {}", j.type_name()));
     if (auto it = j.find("id"); it != j.end()) r.id = *it;
     if (allow_rerank_ && j.contains("query")) {
       r.query = string_field(j, "query");
       if (!r.query) throw std::invalid_argument("field \"query\" must be a string");
       auto docs = j.find("documents");
       if (docs == j.end() || !docs->is_array())
-        throw std::invalid_argument("field \"documents\" (an array of strings) is missing next to \"query\"");
+        throw std::invalid_argument(
+            "field \"documents\" (an array of strings) is missing next to \"query\"");
       for (const auto& d : *docs) {
-        if (!d.is_string()) throw std::invalid_argument("field \"documents\" must hold only strings");
+        if (!d.is_string())
+          throw std::invalid_argument("field \"documents\" must hold only strings");
         r.documents.push_back(d.get<std::string>());
       }
       return r;
     }
+    if (auto m = j.find("messages"); m != j.end()) {
+      if (!o_->accept_messages)
+        throw std::invalid_argument(
+            fmt::format("field \"messages\": {} takes texts, not conversations", o_->command));
+      if (j.contains("text"))
+        throw std::invalid_argument("give \"messages\" or \"text\", not both");
+      if (!m->is_array())
+        throw std::invalid_argument(
+            fmt::format("field \"messages\" must be an array of messages, got {}", m->type_name()));
+      ChatInput chat = o_->chat;
+      chat.messages_json = m->dump();
+      auto flag = [&](const char* name, bool& out) {
+        auto it = j.find(name);
+        if (it == j.end() || it->is_null()) return;
+        if (!it->is_boolean())
+          throw std::invalid_argument(
+              fmt::format("field \"{}\" must be true or false, got {}", name, it->type_name()));
+        out = it->get<bool>();
+      };
+      flag("add_generation_prompt", chat.add_generation_prompt);
+      flag("continue_final_message", chat.continue_final_message);
+      flag("add_special_tokens", chat.add_special_tokens);
+      if (auto kw = j.find("chat_template_kwargs"); kw != j.end() && !kw->is_null()) {
+        if (!kw->is_object())
+          throw std::invalid_argument(fmt::format(
+              "field \"chat_template_kwargs\" must be an object, got {}", kw->type_name()));
+        chat.chat_template_kwargs_json = kw->dump();
+      }
+      r.chat = std::move(chat);
+      return r;
+    }
     auto text = string_field(j, "text");
-    if (!text) throw std::invalid_argument(allow_rerank_ ? "field \"text\" is missing (or give \"query\" and \"documents\")"
-                                                         : "field \"text\" is missing");
+    if (!text)
+      throw std::invalid_argument(
+          allow_rerank_ ? "field \"text\" is missing (or give \"query\" and \"documents\")"
+                        : "field \"text\" is missing");
     r.text = std::move(*text);
     r.text_pair = string_field(j, "text_pair");
   } catch (const std::exception& e) {
@@ -198,7 +251,8 @@ std::vector<Record> InputReader::next(size_t n) {
         if (pair_col_ >= 0) r.text_pair = fields[size_t(pair_col_)];
         if (id_col_ >= 0) r.id = fields[size_t(id_col_)];
         r.error = check_utf8(r.text + (r.text_pair ? *r.text_pair : ""));
-        if (r.error.empty() && r.text.empty()) r.error = fmt::format("column '{}' is empty", o_->text_column);
+        if (r.error.empty() && r.text.empty())
+          r.error = fmt::format("column '{}' is empty", o_->text_column);
       }
     } else {
       std::string line;
@@ -224,7 +278,8 @@ std::vector<Record> InputReader::next(size_t n) {
 }
 
 double InputReader::progress() const {
-  if (format_ == "preset") return preset_.empty() ? 1.0 : double(next_text_) / double(preset_.size());
+  if (format_ == "preset")
+    return preset_.empty() ? 1.0 : double(next_text_) / double(preset_.size());
   if (format_ == "args") return texts_.empty() ? 1.0 : double(next_text_) / double(texts_.size());
   if (total_bytes_ == 0) return -1;
   return std::min(1.0, double(bytes_read_) / double(total_bytes_));

@@ -4,7 +4,10 @@
 // Sources: the texts given as arguments; else --input FILE or stdin in one of
 //   lines  one text per line
 //   jsonl  {"text", "text_pair" (optional), "id" (optional, carried to the output)}
-//          score also takes {"query", "documents": [...]} (a rerank request)
+//          score also takes {"query", "documents": [...]} (a rerank request);
+//          classify and ner {"messages": [...], "id"} (a conversation for the chat template,
+//          with optional "add_generation_prompt", "continue_final_message",
+//          "add_special_tokens", "chat_template_kwargs")
 //   csv / tsv  a header row, then records; --text-column, --pair-column, --id-column;
 //          RFC 4180 quoting ("a, ""b""" and newlines inside quotes)
 // A bad record (invalid JSON or UTF-8, a missing field, an empty line) comes back with
@@ -30,7 +33,8 @@ struct Record {
   std::optional<std::string> text_pair;
   std::optional<std::string> query;  // rerank: query + documents
   std::vector<std::string> documents;
-  std::string error;                 // non-empty: the record is bad, the fields above may be unset
+  std::optional<ChatInput> chat;  // {"messages": [...]} (CommonOptions::accept_messages)
+  std::string error;              // non-empty: the record is bad, the fields above may be unset
   // "line 12" or "input 3" (arguments), for messages
   std::string where() const;
 };
@@ -38,7 +42,8 @@ struct Record {
 class InputReader {
  public:
   // allow_rerank: accept {"query", "documents"} records (score).
-  InputReader(const CommonOptions& options, const std::vector<std::string>& texts, bool allow_rerank);
+  InputReader(const CommonOptions& options, const std::vector<std::string>& texts,
+              bool allow_rerank);
   // Fixed records (e.g. a rerank request built from the arguments).
   explicit InputReader(std::vector<Record> records);
   ~InputReader();
@@ -60,7 +65,7 @@ class InputReader {
   size_t next_text_ = 0;
   std::unique_ptr<std::istream> file_;
   std::istream* in_ = nullptr;
-  std::string format_;  // resolved: lines | jsonl | csv | tsv
+  std::string format_;                  // resolved: lines | jsonl | csv | tsv
   std::optional<std::string> pending_;  // first line read while sniffing the format
   size_t line_no_ = 0, index_ = 0;
   uint64_t bytes_read_ = 0, total_bytes_ = 0;

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -63,6 +66,41 @@ void add_model_options(Args& args) {
   args.option("hf-overrides", "",
               "JSON object merged into config.json, as vLLM's --hf-overrides "
               "(e.g. '{\"architectures\": [\"Qwen3ForSequenceClassification\"]}')");
+}
+
+void add_chat_options(Args& args, bool kwargs) {
+  args.option("chat-template", "",
+              "a Jinja chat template file for {\"messages\": [...]} inputs instead of the model's "
+              "(tokenizer_config.json chat_template, chat_template.jinja)");
+  if (kwargs)
+    args.option("chat-template-kwargs", "",
+                "JSON object of extra chat template variables for every {\"messages\"} line "
+                "(e.g. '{\"enable_thinking\": false}'; a line's own \"chat_template_kwargs\" "
+                "wins)");
+}
+
+void read_chat_options(const Args& args, EngineOptions& e, ChatInput* defaults) {
+  if (std::string file = args.get("chat-template"); !file.empty()) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw std::invalid_argument(fmt::format("--chat-template: cannot read '{}'", file));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    e.chat_template = ss.str();
+  }
+  if (!defaults) return;
+  if (std::string kw = args.get("chat-template-kwargs"); !kw.empty()) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(kw);
+    } catch (const nlohmann::json::exception& err) {
+      throw std::invalid_argument(
+          fmt::format("--chat-template-kwargs: not valid JSON ({})", err.what()));
+    }
+    if (!j.is_object())
+      throw std::invalid_argument(
+          fmt::format("--chat-template-kwargs: expected a JSON object, got {}", j.type_name()));
+    defaults->chat_template_kwargs_json = kw;
+  }
 }
 
 void read_model_options(const Args& args, EngineOptions& e) {

@@ -22,6 +22,10 @@ struct CommonOptions {
   std::string input_format = "auto";  // "auto" | "lines" | "jsonl" | "csv" | "tsv"
   std::string text_column = "text", pair_column = "text_pair", id_column = "id";
   size_t batch_size = 256;
+  // JSONL {"messages": [...]} lines (classify, ner): accepted, and the defaults their chat
+  // inputs start from (--chat-template-kwargs); the template itself is engine.chat_template.
+  bool accept_messages = false;
+  ChatInput chat;
 };
 
 void add_common_options(Args& args);
@@ -29,6 +33,11 @@ void add_common_options(Args& args);
 void add_model_options(Args& args);
 void read_model_options(const Args& args, EngineOptions& engine);
 CommonOptions read_common_options(const Args& args, const std::string& command);
+// --chat-template FILE (classify, ner, serve) and, with `kwargs`, --chat-template-kwargs JSON
+// (classify, ner). read_chat_options reads the file into engine.chat_template and checks the
+// kwargs are a JSON object (std::invalid_argument naming the option otherwise).
+void add_chat_options(Args& args, bool kwargs);
+void read_chat_options(const Args& args, EngineOptions& engine, ChatInput* defaults);
 
 // --model's default: $VKCLS_DEFAULT_MODEL, else the first folder (by name) under the
 // assets/models/ found walking up from the vkcls binary; throws with what to pass when none.

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,9 @@ struct EngineOptions {
   // 0: unbounded; else submit() beyond this many queued requests throws Error(overloaded)
   size_t max_queued_requests = 0;
   bool validation = false;  // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
+  // Chat inputs: this template's source instead of the model folder's (vLLM's --chat-template;
+  // the CLI reads it from a file). A syntax error fails open() with its line and column.
+  std::optional<std::string> chat_template;
 };
 
 struct ModelInfo {

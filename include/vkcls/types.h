@@ -63,11 +63,36 @@ struct PoolerConfig {
 // naming the field, with vLLM's messages (e.g. "logit_sigma cannot be 0 (division by zero)").
 PoolerConfig parse_pooler_config(const std::string& json_text);
 
-// One input: a text, a pair (cross-encoders, NLI, rerankers), or token ids used as given.
+// A conversation rendered with the model's chat template before tokenization, as
+// transformers' apply_chat_template(..., tokenize=True) and vLLM's `messages` inputs do.
+struct ChatMessage {
+  std::string role;  // "system" | "user" | "assistant" | "tool" | ...
+  std::string content;
+};
+struct ChatInput {
+  // The conversation: `messages`, or (when set) `messages_json`, a JSON array of OpenAI-style
+  // messages with any fields the template reads (tool_calls, content parts, ...).
+  std::vector<ChatMessage> messages;
+  std::string messages_json;
+  bool add_generation_prompt = false;   // end with the template's assistant header
+  bool continue_final_message = false;  // leave the last message open (not with the above)
+  // Special tokens of the tokenizer's post-processor around the rendered text (BOS, CLS, ...);
+  // off by default because templates write their own. A BOS the template already wrote is
+  // not added a second time.
+  bool add_special_tokens = false;
+  std::string chat_template_kwargs_json;  // a JSON object of extra template variables, or ""
+  // A template for this input (its source, or the name of one of the model's named
+  // templates) instead of the model's; the server accepts one only when trusted.
+  std::optional<std::string> chat_template;
+};
+
+// One input: a text, a pair (cross-encoders, NLI, rerankers), token ids used as given, or a
+// conversation (`chat`, rendered by the front end; text and text_pair stay empty).
 struct TextInput {
   std::string text;
   std::optional<std::string> text_pair;
   std::optional<std::vector<int32_t>> token_ids;  // instead of text: vLLM takes ids as they are
+  std::optional<ChatInput> chat;
 };
 
 // Entity aggregation of token_classify, as the Hugging Face NER pipeline names it.
@@ -80,9 +105,9 @@ struct RequestParams {
   // the model's limit; k > 0: keep k tokens (k above the limit is an error).
   std::optional<int64_t> truncate_prompt_tokens;
   std::string truncation_side = "right";  // "right" | "left"
-  bool add_special_tokens = true;
-  std::optional<bool> use_activation;  // nullopt: the pooler config's default (true)
-  int64_t priority = 0;                // lower runs first (vLLM's priority scheduling)
+  bool add_special_tokens = true;         // text inputs (a chat input has its own, default off)
+  std::optional<bool> use_activation;     // nullopt: the pooler config's default (true)
+  int64_t priority = 0;                   // lower runs first (vLLM's priority scheduling)
   // classify: the k best labels in ClassifyResult::top_k (0: none, -1: all)
   int64_t top_k = 0;
   // embed: L2 normalisation (nullopt: use_activation, default true) and Matryoshka dimensions

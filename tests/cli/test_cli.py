@@ -25,8 +25,10 @@ COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-o
           "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
-OWN = {"classify": ["top-k"], "token-classify": ["aggregation", "ignore-labels", "raw", "stride"],
-       "ner": ["aggregation", "ignore-labels", "raw", "stride"], "score": ["query", "top-n"],
+OWN = {"classify": ["top-k", "chat-template", "chat-template-kwargs"],
+       "token-classify": ["aggregation", "ignore-labels", "raw", "stride", "chat-template", "chat-template-kwargs"],
+       "ner": ["aggregation", "ignore-labels", "raw", "stride", "chat-template", "chat-template-kwargs"],
+       "score": ["query", "top-n"],
        "rerank": ["query", "top-n"], "embed": ["normalize", "no-normalize", "dimensions"]}
 
 
@@ -323,6 +325,83 @@ class ScoreEmbedTest(unittest.TestCase):
         _, out, _ = run(["embed", "--model", model("bert-st-embedding"), "--no-normalize", "--quiet", "hi there"],
                         check_rc=0)
         self.assertGreater(abs(sum(x * x for x in jsonl(out)[0]["embedding"]) - 1.0), 1e-3)
+
+
+class ChatTest(unittest.TestCase):
+    """JSONL {"messages": [...]} lines rendered with --chat-template (or the model's template)."""
+    CHAT = os.path.join(HERE, "..", "engine", "chat")
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vkcls_cli_chat_")
+        with open(os.path.join(self.CHAT, "chat_cases.json"), encoding="utf-8") as f:
+            self.case = next(c for c in json.load(f)["cases"] if c["name"] == "bert_encoder_template")
+
+    def tearDown(self):
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def template(self, name, source):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        return path
+
+    def test_classify_messages_equal_the_rendered_text(self):
+        msgs, text = self.case["messages"], self.case["text"]
+        lines = [{"messages": msgs, "add_special_tokens": True, "id": "chat"}, {"text": text, "id": "text"},
+                 {"messages": [{"role": "system", "content": "x"}] + msgs, "id": "raises"},
+                 {"messages": msgs, "add_generation_prompt": True, "continue_final_message": True}]
+        rc, out, err = run(["classify", "--model", model("bert-seqcls"), "--dtype", "f32", "--chat-template",
+                            os.path.join(self.CHAT, "encoder_chat.jinja")],
+                           stdin="".join(json.dumps(l) + "\n" for l in lines))
+        self.assertEqual(rc, 1, err)  # some lines failed
+        got = jsonl(out)
+        self.assertEqual([g["id"] for g in got], ["chat", "text"])
+        self.assertEqual(got[0]["label"], got[1]["label"])
+        for a, b in zip(got[0]["probs"], got[1]["probs"]):
+            self.assertAlmostEqual(a, b, places=6)
+        self.assertIn("This encoder takes no system message", err)
+        self.assertIn("continue_final_message", err)
+
+    def test_kwargs_and_ner(self):
+        tpl = self.template("first.jinja", "{{ prefix }}{{ messages[0]['content'] }}")
+        content = "Angela Merkel visited Paris"
+        lines = [{"messages": [{"role": "user", "content": content}], "add_special_tokens": True},
+                 {"messages": [{"role": "user", "content": content}], "add_special_tokens": True,
+                  "chat_template_kwargs": {"prefix": ""}}]
+        for cmd, fixture, key in [("classify", "bert-seqcls", "probs"), ("ner", "bert-tokcls", "entities")]:
+            _, chat, _ = run([cmd, "--model", model(fixture), "--dtype", "f32", "--quiet", "--chat-template", tpl,
+                              "--chat-template-kwargs", '{"prefix": "Hello: "}'],
+                             stdin="".join(json.dumps(l) + "\n" for l in lines), check_rc=0)
+            _, plain, _ = run([cmd, "--model", model(fixture), "--dtype", "f32", "--quiet", "Hello: " + content, content],
+                              check_rc=0)
+            chat, plain = jsonl(chat), jsonl(plain)
+            for c, p in zip(chat, plain):
+                if key == "probs":
+                    for a, b in zip(c[key], p[key]):
+                        self.assertAlmostEqual(a, b, places=6)
+                else:  # entity words and offsets index the rendered text
+                    self.assertEqual([(e["word"], e["start"], e["end"]) for e in c[key]],
+                                     [(e["word"], e["start"], e["end"]) for e in p[key]])
+
+    def test_errors(self):
+        line = json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n"
+        # no template anywhere: the line fails, naming the cause
+        rc, _, err = run(["classify", "--model", model("bert-seqcls")], stdin=line)
+        self.assertEqual(rc, 1)
+        self.assertIn("chat_template is not set", err)
+        _, _, err = run(["classify", "--model", model("bert-seqcls"), "--chat-template",
+                         self.template("bad.jinja", "{% for m in messages %}")], stdin=line, check_rc=2)
+        self.assertIn("line 1", err)
+        _, _, err = run(["classify", "--model", model("bert-seqcls"), "--chat-template", "/nonexistent.jinja"],
+                        stdin=line, check_rc=2)
+        self.assertIn("--chat-template", err)
+        _, _, err = run(["classify", "--model", model("bert-seqcls"), "--chat-template-kwargs", "[1]"],
+                        stdin=line, check_rc=2)
+        self.assertIn("--chat-template-kwargs", err)
+        rc, _, err = run(["embed", "--model", model("bert-st-embedding")], stdin=line)
+        self.assertEqual(rc, 1)
+        self.assertIn("messages", err)
 
 
 class PoolerConfigTest(unittest.TestCase):

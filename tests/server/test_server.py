@@ -18,11 +18,13 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -467,6 +469,87 @@ def test_ops(srv):
     check(rc == 0, f"exit code after SIGTERM {rc}")
 
 
+CHAT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine", "chat")
+
+
+def chat_model_folder(tmp):
+    """bert-seqcls with tests/engine/chat/encoder_chat.jinja as its tokenizer_config.json chat_template."""
+    src = os.path.join(ARGS.models, "bert-seqcls")
+    dst = os.path.join(tmp, "bert-seqcls-chat")
+    shutil.copytree(src, dst)
+    with open(os.path.join(dst, "tokenizer_config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    with open(os.path.join(CHAT_DIR, "encoder_chat.jinja"), encoding="utf-8") as f:
+        config["chat_template"] = f.read()
+    with open(os.path.join(dst, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    return dst
+
+
+def test_chat(srv):
+    # the conversation and its rendering by transformers (tests/engine/chat/make_chat_cases.py)
+    with open(os.path.join(CHAT_DIR, "chat_cases.json"), encoding="utf-8") as f:
+        case = next(c for c in json.load(f)["cases"] if c["name"] == "bert_encoder_template")
+    messages, text = case["messages"], case["text"]
+
+    # messages + add_special_tokens == the rendered text as `input` (specials on by default)
+    st, ref, _ = srv.post("/classify", {"input": text})
+    st2, body, _ = srv.post("/classify", {"messages": messages, "add_special_tokens": True})
+    check(st == 200 and st2 == 200, f"/classify messages status {st2} {body}")
+    if st2 == 200:
+        check(list(body) == ["id", "object", "created", "model", "data", "usage"] and len(body["data"]) == 1,
+              f"/classify messages shape {body}")
+        check(body["data"][0]["label"] == ref["data"][0]["label"], "messages label == rendered text's")
+        check(all_close(body["data"][0]["probs"], ref["data"][0]["probs"], 1e-6),
+              f"messages probs {body['data'][0]['probs']} != rendered text's {ref['data'][0]['probs']}")
+        check(body["usage"] == ref["usage"], f"messages usage {body['usage']} != {ref['usage']}")
+        check(ref["usage"]["prompt_tokens"] == len(case["ids"]), "rendered text's tokens == transformers' ids")
+    # add_special_tokens defaults to false for chat: the rendered text's ids without [CLS]/[SEP]
+    st, tok, _ = srv.post("/tokenize", {"prompt": text, "add_special_tokens": False})
+    st, ids_ref, _ = srv.post("/classify", {"input": tok["tokens"]})
+    st2, body, _ = srv.post("/classify", {"messages": messages})
+    check(st2 == 200 and body["usage"]["prompt_tokens"] == tok["count"]
+          and all_close(body["data"][0]["probs"], ids_ref["data"][0]["probs"], 1e-6),
+          f"messages without specials == the text's ids {body}")
+    # /pooling runs the same front end
+    st, pool, _ = srv.post("/pooling", {"messages": messages, "task": "classify", "add_special_tokens": True})
+    check(st == 200 and all_close(pool["data"][0]["data"], ref["data"][0]["probs"], 1e-6), f"/pooling messages {pool}")
+    # chat_template_kwargs reach the template; a trusted request may bring its own template
+    st, body, _ = srv.post("/classify", {"messages": messages, "add_special_tokens": True,
+                                         "chat_template": "{{ greeting }} {{ messages[0]['content'] }}",
+                                         "chat_template_kwargs": {"greeting": "hello"}})
+    st2, ref2, _ = srv.post("/classify", {"input": "hello " + messages[0]["content"]})
+    check(st == 200 and st2 == 200 and all_close(body["data"][0]["probs"], ref2["data"][0]["probs"], 1e-6)
+          and body["usage"] == ref2["usage"], f"request chat_template + kwargs {body}")
+
+    # the template's raise_exception is a 400 naming its message
+    expect_error(srv.post("/classify", {"messages": [{"role": "system", "content": "be nice"}] + messages}), 400,
+                 "messages", "This encoder takes no system message", "raise_exception")
+    expect_error(srv.post("/classify", {"messages": messages, "chat_template": "{% if %}"}), 400, "messages",
+                 ["chat_template", "line 1"], "request template syntax error")
+    expect_error(srv.post("/classify", {"messages": messages, "add_generation_prompt": True,
+                                        "continue_final_message": True}), 400, "continue_final_message",
+                 "continue_final_message", "both generation prompt and continue")
+    expect_error(srv.post("/classify", {"messages": messages, "input": "x"}), 400, "messages", "not both",
+                 "input and messages")
+    expect_error(srv.post("/classify", {"messages": []}), 400, "messages", "empty", "empty messages")
+    expect_error(srv.post("/classify", {"messages": ["hi"]}), 400, "messages", "message object", "message not an object")
+    expect_error(srv.post("/classify", {"messages": messages, "chat_template_kwargs": [1]}), 400,
+                 "chat_template_kwargs", what="kwargs not an object")
+    expect_error(srv.post("/v1/embeddings", {"messages": messages}), 400, "messages", what="embeddings with messages")
+
+
+def test_chat_untrusted(srv):
+    # bert-seqcls has no chat template; request templates need --trust-request-chat-template
+    msgs = [{"role": "user", "content": "hi"}]
+    expect_error(srv.post("/classify", {"messages": msgs}), 400, "messages",
+                 "tokenizer.chat_template is not set", "no chat template")
+    expect_error(srv.post("/classify", {"messages": msgs, "chat_template": "{{ messages[0].content }}"}), 400,
+                 "chat_template", "--trust-request-chat-template", "untrusted request template")
+    expect_error(srv.post("/classify", {"messages": msgs, "chat_template_kwargs": {"chat_template": "x"}}), 400,
+                 "chat_template_kwargs", "--trust-request-chat-template", "untrusted template in kwargs")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -475,6 +558,7 @@ def main():
     ARGS = p.parse_args()
     t0 = time.time()
     servers = {}
+    tmp = tempfile.mkdtemp(prefix="vkcls_server_test_")
     try:
         servers["seqcls"] = Server("bert-seqcls", "--served-model-name", "seqcls", "--max-inputs-per-request", "8",
                                    "--max-payload-bytes", "65536", "--read-timeout", "2", "--threads", "32")
@@ -483,9 +567,11 @@ def main():
         servers["tok"] = Server("bert-tokcls")
         servers["ops"] = Server("bert-seqcls", "--max-queue", "1", env={"VKCLS_API_KEY": "sekret"})
         servers["calibrated"] = Server("bert-crossencoder", "--pooler-config", '{"logit_bias": 2.0}')
+        servers["chat"] = Server(chat_model_folder(tmp), "--trust-request-chat-template")
         tests = [(test_classify, "seqcls"), (test_concurrency, "seqcls"), (test_slow_client, "seqcls"),
                  (test_access_log, "seqcls"), (test_score, "cross"), (test_embeddings, "embed"),
-                 (test_token_classify, "tok"), (test_pooler_config, "calibrated"), (test_ops, "ops")]
+                 (test_token_classify, "tok"), (test_pooler_config, "calibrated"), (test_chat, "chat"),
+                 (test_chat_untrusted, "seqcls"), (test_ops, "ops")]
         for fn, name in tests:
             t = time.time()
             try:
@@ -493,12 +579,13 @@ def main():
             except Exception:
                 check(False, f"{fn.__name__} raised:\n{traceback.format_exc()}")
             print(f"{fn.__name__}: {time.time() - t:.1f}s", file=sys.stderr)
-        for name in ["seqcls", "cross", "embed", "tok", "calibrated"]:
+        for name in ["seqcls", "cross", "embed", "tok", "calibrated", "chat"]:
             check(servers[name].stop() == 0, f"{name} server exit code 0 on SIGTERM")
     finally:
         for s in servers.values():
             if s.proc.poll() is None:
                 s.proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"{CHECKS[0]} checks, {len(FAILURES)} failed, {time.time() - t0:.1f}s", file=sys.stderr)
     return 1 if FAILURES else 0
 
