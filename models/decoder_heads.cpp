@@ -22,7 +22,15 @@ struct Conversion {
 
 std::optional<Conversion> conversion_of(const json& raw) {
   auto t = raw.find("classifier_from_token");
-  if (t == raw.end() || t->is_null()) return std::nullopt;
+  auto q = raw.find("is_original_qwen3_reranker");
+  const bool qwen3 = q != raw.end() && q->is_boolean() && q->get<bool>();
+  if (t == raw.end() || t->is_null()) {
+    if (qwen3)  // as vLLM's Qwen3ForSequenceClassificationConfig asserts
+      throw Error(ErrorKind::model,
+                  "config.json: is_original_qwen3_reranker needs classifier_from_token "
+                  "[\"no\", \"yes\"] (vLLM's --hf-overrides for Qwen3-Reranker)");
+    return std::nullopt;
+  }
   Conversion c;
   if (!t->is_array() || t->empty())
     throw Error(ErrorKind::model,
@@ -34,8 +42,7 @@ std::optional<Conversion> conversion_of(const json& raw) {
   }
   auto m = raw.find("method");
   if (m != raw.end() && m->is_string()) c.method = m->get<std::string>();
-  auto q = raw.find("is_original_qwen3_reranker");
-  if (q != raw.end() && q->is_boolean() && q->get<bool>()) {
+  if (qwen3) {
     if (c.tokens.size() != 2)
       throw Error(
           ErrorKind::model,

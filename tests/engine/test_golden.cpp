@@ -362,6 +362,8 @@ TEST(DecoderConversion, MissingOrBadClassifierIsAModelError) {
   m = message(
       R"({"classifier_from_token": ["no", "definitely-not-a-token"], "method": "no_post_processing"})");
   EXPECT_NE(m.find("definitely-not-a-token"), std::string::npos) << m;
+  m = message(R"({"is_original_qwen3_reranker": true})");
+  EXPECT_NE(m.find("classifier_from_token"), std::string::npos) << m;
   m = message(R"({"classifier_from_token": "yes", "method": "no_post_processing"})");
   EXPECT_NE(m.find("classifier_from_token"), std::string::npos) << m;
   // the same folder converted: one label, sigmoid, LAST pooling, the score task
