@@ -431,6 +431,8 @@ void EngineImpl::loop() {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - f.start).count();
     stats_.busy_seconds += seconds;
+    stats_.activation_peak_bytes = backend.peak_scratch_bytes();
+    stats_.activation_reserved_bytes = backend.reserved_scratch_bytes();
     deliver(f.plan, failure ? nullptr : &rows, failure ? &*failure : nullptr, seconds);
     free_slots.push_back(f.slot);
     flights.pop_front();

@@ -49,9 +49,12 @@ DType choose_dtype(const Context& ctx, const std::string& want) {
 
 ErrorKind kind_of(const HubError& e) {
   switch (e.kind()) {
-    case HubError::Kind::not_found: return ErrorKind::not_found;
-    case HubError::Kind::bad_id: return ErrorKind::invalid_input;
-    default: return ErrorKind::model;
+    case HubError::Kind::not_found:
+      return ErrorKind::not_found;
+    case HubError::Kind::bad_id:
+      return ErrorKind::invalid_input;
+    default:
+      return ErrorKind::model;
   }
 }
 
@@ -70,12 +73,14 @@ std::string model_folder(const EngineOptions& o) {
     throw Error(kind_of(e), e.what(), "model");
   }
 #else
-  throw Error(ErrorKind::unsupported, "this build cannot download models (no cpp-httplib with OpenSSL)", "model");
+  throw Error(ErrorKind::unsupported,
+              "this build cannot download models (no cpp-httplib with OpenSSL)", "model");
 #endif
 }
 
 std::unique_ptr<Engine> open_engine(EngineOptions o) {
-  if (o.model_dir.empty()) throw Error(ErrorKind::invalid_input, "EngineOptions.model_dir is empty", "model");
+  if (o.model_dir.empty())
+    throw Error(ErrorKind::invalid_input, "EngineOptions.model_dir is empty", "model");
   o.model_dir = model_folder(o);
   if (o.max_batch_tokens < 0)
     throw Error(ErrorKind::invalid_input, "max_batch_tokens must be positive", "max_batch_tokens");

@@ -37,6 +37,12 @@ uint64_t DeviceExecutor::peak_scratch_bytes() const {
   return peak;
 }
 
+uint64_t DeviceExecutor::reserved_scratch_bytes() const {
+  uint64_t sum = 0;
+  for (const Slot& s : slots_) sum += s.scratch->bytes_reserved();
+  return sum;
+}
+
 void DeviceExecutor::launch(size_t slot, const std::vector<ExecItem>& items) {
   Slot& s = slots_.at(slot);
   if (ctx_.lost())
@@ -124,8 +130,7 @@ void DeviceExecutor::record(Slot& s, const std::vector<ExecItem>& items) {
   }
   // per-token outputs: rows of each item in the packed batch
   bool token = false;
-  for (const ExecItem& it : items)
-    token |= it.head == HeadKind::token;
+  for (const ExecItem& it : items) token |= it.head == HeadKind::token;
   Tensor logits;
   if (token) {
     const HeadSpec* head = runner_.token_head();

@@ -43,6 +43,9 @@ class BatchBackend {
   // Waits for the slot's batch; one row vector per item, in order. Throws Error
   // (device_lost when the device failed or timed out).
   virtual std::vector<std::vector<float>> finish(size_t slot) = 0;
+  // Device memory of the activations: the peak of one batch, and all slots' reservations.
+  virtual uint64_t peak_scratch_bytes() const { return 0; }
+  virtual uint64_t reserved_scratch_bytes() const { return 0; }
 };
 
 class DeviceExecutor final : public BatchBackend {
@@ -53,8 +56,8 @@ class DeviceExecutor final : public BatchBackend {
   void launch(size_t slot, const std::vector<ExecItem>& items) override;
   bool done(size_t slot) override;
   std::vector<std::vector<float>> finish(size_t slot) override;
-  // Peak bytes of the activation arenas so far (benches).
-  uint64_t peak_scratch_bytes() const;
+  uint64_t peak_scratch_bytes() const override;
+  uint64_t reserved_scratch_bytes() const override;
 
  private:
   struct Output {

@@ -32,11 +32,15 @@ std::vector<float> gte_inv_freq(const ModelConfig& cfg, int64_t d) {
   if (sc == raw.end() || sc->is_null()) return rope_inv_freq(cfg.rope_theta, d);
   std::string kind = sc->value("type", sc->value("rope_type", std::string()));
   if (kind != "ntk")
-    throw Error(ErrorKind::model, fmt::format("config.json: GTE rope_scaling type '{}' is not supported (ntk)", kind));
+    throw Error(
+        ErrorKind::model,
+        fmt::format("config.json: GTE rope_scaling type '{}' is not supported (ntk)", kind));
   if (sc->contains("mixed_b") && !(*sc)["mixed_b"].is_null())
     throw Error(ErrorKind::model, "config.json: GTE rope_scaling mixed_b is not supported");
   double f = sc->value("factor", 1.0);
-  if (!(f >= 1.0)) throw Error(ErrorKind::model, fmt::format("config.json: rope_scaling factor {} must be >= 1", f));
+  if (!(f >= 1.0))
+    throw Error(ErrorKind::model,
+                fmt::format("config.json: rope_scaling factor {} must be >= 1", f));
   std::vector<float> inv = rope_inv_freq(cfg.rope_theta * f, d);  // theta * F as a double product
   const float div = float(std::pow(f, 2.0 / double(d)));
   for (float& x : inv) x = x / div;
@@ -48,12 +52,15 @@ class GteRunner final : public ModelRunner {
   explicit GteRunner(const RunnerArgs& a);
   const RunnerInfo& info() const override { return info_; }
   Tensor forward(Recorder& rec, Arena& scratch, const DeviceBatch& batch) override;
-  const HeadSpec* sequence_head() const override { return seq_head_.empty() ? nullptr : &seq_head_; }
+  const HeadSpec* sequence_head() const override {
+    return seq_head_.empty() ? nullptr : &seq_head_;
+  }
   const HeadSpec* token_head() const override { return tok_head_.empty() ? nullptr : &tok_head_; }
 
  private:
   struct Layer {
-    Linear qkv, o, gate_up, down;  // gate_up rows reordered to [gate | up]: ops::glu activates the first half
+    Linear qkv, o, gate_up,
+        down;  // gate_up rows reordered to [gate | up]: ops::glu activates the first half
     Tensor ln1_g, ln1_b, ln2_g, ln2_b;
   };
   Context& ctx_;
@@ -75,15 +82,21 @@ GteRunner::GteRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.store
   heads_ = cfg.num_attention_heads;
   D_ = H_ / heads_;
   if (H_ % heads_ != 0 || D_ > 256 || D_ % 2 != 0)
-    throw Error(ErrorKind::model, fmt::format("config.json: hidden_size {} / num_attention_heads {} must give an even "
-                                              "head dim of at most 256", H_, heads_));
+    throw Error(
+        ErrorKind::model,
+        fmt::format("config.json: hidden_size {} / num_attention_heads {} must give an even "
+                    "head dim of at most 256",
+                    H_, heads_));
   if (raw.value("position_embedding_type", std::string("rope")) != "rope")
-    throw Error(ErrorKind::model, "config.json: GTE position_embedding_type other than rope is not supported");
+    throw Error(ErrorKind::model,
+                "config.json: GTE position_embedding_type other than rope is not supported");
   if (raw.value("layer_norm_type", std::string("layer_norm")) != "layer_norm")
-    throw Error(ErrorKind::model, "config.json: GTE layer_norm_type other than layer_norm is not supported");
+    throw Error(ErrorKind::model,
+                "config.json: GTE layer_norm_type other than layer_norm is not supported");
   if (raw.value("logn_attention_scale", false))
     throw Error(ErrorKind::model, "config.json: GTE logn_attention_scale is not supported");
-  if (!raw.value("pack_qkv", true)) throw Error(ErrorKind::model, "config.json: GTE pack_qkv false is not supported");
+  if (!raw.value("pack_qkv", true))
+    throw Error(ErrorKind::model, "config.json: GTE pack_qkv false is not supported");
   eps_ = float(cfg.layer_norm_eps);
   act_ = activation_from_config(cfg.hidden_act);
 
@@ -100,23 +113,30 @@ GteRunner::GteRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.store
   const WeightStore& s = a.store;
   std::string p = s.has("new.embeddings.word_embeddings.weight") ? "new." : "";
   if (!s.has(p + "embeddings.word_embeddings.weight"))
-    throw Error(ErrorKind::model, "no GTE embeddings: expected 'new.embeddings.word_embeddings.weight'");
-  auto bias = [&](const std::string& name, int64_t n) { return s.has(name) ? w.vector({name}, n) : Tensor{}; };
+    throw Error(ErrorKind::model,
+                "no GTE embeddings: expected 'new.embeddings.word_embeddings.weight'");
+  auto bias = [&](const std::string& name, int64_t n) {
+    return s.has(name) ? w.vector({name}, n) : Tensor{};
+  };
   word_ = w.matrix(p + "embeddings.word_embeddings.weight", cfg.vocab_size, H_);
-  if (cfg.type_vocab_size > 0) type_ = w.matrix(p + "embeddings.token_type_embeddings.weight", cfg.type_vocab_size, H_);
+  if (cfg.type_vocab_size > 0)
+    type_ = w.matrix(p + "embeddings.token_type_embeddings.weight", cfg.type_vocab_size, H_);
   emb_ln_g_ = w.vector({p + "embeddings.LayerNorm.weight"}, H_);
   emb_ln_b_ = w.vector({p + "embeddings.LayerNorm.bias"}, H_);
   inv_freq_ = w.from_floats(gte_inv_freq(cfg, D_), {D_ / 2}, DType::f32);
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     const std::string l = fmt::format("{}encoder.layer.{}.", p, i);
     Layer L;
-    L.qkv = {w.matrix(l + "attention.qkv_proj.weight", 3 * H_, H_), bias(l + "attention.qkv_proj.bias", 3 * H_)};
+    L.qkv = {w.matrix(l + "attention.qkv_proj.weight", 3 * H_, H_),
+             bias(l + "attention.qkv_proj.bias", 3 * H_)};
     L.o = {w.matrix(l + "attention.o_proj.weight", H_, H_), bias(l + "attention.o_proj.bias", H_)};
     s.get(l + "mlp.up_gate_proj.weight", {2 * I_, H_});
     std::vector<float> ug = s.to_f32(l + "mlp.up_gate_proj.weight");
     std::rotate(ug.begin(), ug.begin() + I_ * H_, ug.end());  // [up | gate] -> [gate | up]
-    L.gate_up = {w.from_floats(ug, {2 * I_, H_}, a.dtype), bias(l + "mlp.up_gate_proj.bias", 2 * I_)};
-    if (L.gate_up.b.valid()) throw Error(ErrorKind::model, "GTE up_gate_proj with a bias is not supported");
+    L.gate_up = {w.from_floats(ug, {2 * I_, H_}, a.dtype),
+                 bias(l + "mlp.up_gate_proj.bias", 2 * I_)};
+    if (L.gate_up.b.valid())
+      throw Error(ErrorKind::model, "GTE up_gate_proj with a bias is not supported");
     L.down = {w.matrix(l + "mlp.down_proj.weight", H_, I_), bias(l + "mlp.down_proj.bias", H_)};
     L.ln1_g = w.vector({l + "attn_ln.weight"}, H_);
     L.ln1_b = w.vector({l + "attn_ln.bias"}, H_);
@@ -127,8 +147,10 @@ GteRunner::GteRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.store
   using K = HeadLayer::Kind;
   const std::string arch = cfg.architectures.empty() ? "" : cfg.architectures[0];
   if (arch.ends_with("ForSequenceClassification"))
-    seq_head_ = load_head(w, {{K::linear, p + "pooler.dense", ops::Act::tanh}, {K::linear, "classifier"}}, H_);
-  if (arch.ends_with("ForTokenClassification")) tok_head_ = load_head(w, {{K::linear, "classifier"}}, H_);
+    seq_head_ = load_head(
+        w, {{K::linear, p + "pooler.dense", ops::Act::tanh}, {K::linear, "classifier"}}, H_);
+  if (arch.ends_with("ForTokenClassification"))
+    tok_head_ = load_head(w, {{K::linear, "classifier"}}, H_);
   info_.weight_bytes = w.bytes();
 }
 
@@ -148,22 +170,31 @@ Tensor GteRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b) {
   Tensor tmp = scratch.alloc(DType::f32, {T, H_});
   Tensor gu = scratch.alloc(DType::f32, {T, 2 * I_});
   Tensor act = scratch.alloc(DType::f32, {T, I_});
-  ops::AttentionArgs aa{.num_heads = uint32_t(heads_), .num_kv_heads = uint32_t(heads_), .head_dim = uint32_t(D_),
-                        .q_offset = 0, .k_offset = uint32_t(H_), .v_offset = uint32_t(2 * H_),
-                        .q_row_stride = uint32_t(3 * H_), .kv_row_stride = uint32_t(3 * H_),
+  ops::AttentionArgs aa{.num_heads = uint32_t(heads_),
+                        .num_kv_heads = uint32_t(heads_),
+                        .head_dim = uint32_t(D_),
+                        .q_offset = 0,
+                        .k_offset = uint32_t(H_),
+                        .v_offset = uint32_t(2 * H_),
+                        .q_row_stride = uint32_t(3 * H_),
+                        .kv_row_stride = uint32_t(3 * H_),
                         .max_seqlen = uint32_t(b.max_seqlen)};
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& L = layers_[i];
     ops::gemm(ctx_, rec, x, L.qkv.w, qkv, {.bias = L.qkv.b.valid() ? &L.qkv.b : nullptr});
     ops::rope(ctx_, rec, qkv, b.positions,
-              {.num_heads = uint32_t(2 * heads_), .head_dim = uint32_t(D_), .row_stride = uint32_t(3 * H_),
+              {.num_heads = uint32_t(2 * heads_),
+               .head_dim = uint32_t(D_),
+               .row_stride = uint32_t(3 * H_),
                .inv_freq = &inv_freq_});
     ops::attention(ctx_, rec, qkv, qkv, qkv, b.cu_seqlens, attn, aa);
-    ops::gemm(ctx_, rec, attn, L.o.w, tmp, {.bias = L.o.b.valid() ? &L.o.b : nullptr, .residual = &x});
+    ops::gemm(ctx_, rec, attn, L.o.w, tmp,
+              {.bias = L.o.b.valid() ? &L.o.b : nullptr, .residual = &x});
     ops::layer_norm(ctx_, rec, tmp, nullptr, L.ln1_g, &L.ln1_b, x, eps_);
     ops::gemm(ctx_, rec, x, L.gate_up.w, gu);
     ops::glu(ctx_, rec, gu, act, act_);
-    ops::gemm(ctx_, rec, act, L.down.w, tmp, {.bias = L.down.b.valid() ? &L.down.b : nullptr, .residual = &x});
+    ops::gemm(ctx_, rec, act, L.down.w, tmp,
+              {.bias = L.down.b.valid() ? &L.down.b : nullptr, .residual = &x});
     ops::layer_norm(ctx_, rec, tmp, nullptr, L.ln2_g, &L.ln2_b, x, eps_);
     if (i == 0 && b.capture_layer1) {
       *b.capture_layer1 = scratch.alloc(DType::f32, {T, H_});
@@ -175,6 +206,8 @@ Tensor GteRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b) {
 
 }  // namespace
 
-std::unique_ptr<ModelRunner> make_gte(const RunnerArgs& a) { return std::make_unique<GteRunner>(a); }
+std::unique_ptr<ModelRunner> make_gte(const RunnerArgs& a) {
+  return std::make_unique<GteRunner>(a);
+}
 
 }  // namespace vkcls

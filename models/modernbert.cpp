@@ -1,11 +1,12 @@
 // ModernBERT (answerdotai/ModernBERT-*): a pre-LayerNorm encoder with RoPE, alternating global
 // and sliding-window attention, and a GeGLU MLP; heads dense + act + norm -> classifier.
-//   x = LN(tok_embeddings[ids])                                  [T, H]; no positions, no token types
-//   layer i: h = i == 0 ? x : LN(x)                               (layer 0 has no attn_norm)
+//   x = LN(tok_embeddings[ids])                                  [T, H]; no positions, no token
+//   types layer i: h = i == 0 ? x : LN(x)                               (layer 0 has no attn_norm)
 //            qkv = h Wqkv^T (+ b)                                 [T, 3H]: q | k | v
-//            RoPE(q, k), theta global or local                    layer i is global iff i % every_n == 0
-//            x += attention(q, k, v) Wo^T (+ b)                   local: |i - j| <= local_attention / 2
-//            x += (gelu(u1) * u2) Wo2^T (+ b), [u1 | u2] = LN(x) Wi^T (+ b)   [T, 2I]
+//            RoPE(q, k), theta global or local                    layer i is global iff i % every_n
+//            == 0 x += attention(q, k, v) Wo^T (+ b)                   local: |i - j| <=
+//            local_attention / 2 x += (gelu(u1) * u2) Wo2^T (+ b), [u1 | u2] = LN(x) Wi^T (+ b) [T,
+//            2I]
 //   out = LN(x) (final_norm)
 // Biases: attention_bias (Wqkv, Wo), mlp_bias (Wi, Wo), norm_bias (every LayerNorm, head.norm
 // too), classifier_bias (head.dense only; classifier always has one).
@@ -34,7 +35,9 @@ class ModernBertRunner final : public ModelRunner {
   explicit ModernBertRunner(const RunnerArgs& a);
   const RunnerInfo& info() const override { return info_; }
   Tensor forward(Recorder& rec, Arena& scratch, const DeviceBatch& batch) override;
-  const HeadSpec* sequence_head() const override { return seq_head_.empty() ? nullptr : &seq_head_; }
+  const HeadSpec* sequence_head() const override {
+    return seq_head_.empty() ? nullptr : &seq_head_;
+  }
   const HeadSpec* token_head() const override { return tok_head_.empty() ? nullptr : &tok_head_; }
 
  private:
@@ -44,7 +47,8 @@ class ModernBertRunner final : public ModelRunner {
     Tensor mlp_norm_g, mlp_norm_b;
     bool global = true;
   };
-  void layer_norm(Recorder& rec, const Tensor& x, const Tensor& g, const Tensor& b, const Tensor& y) const {
+  void layer_norm(Recorder& rec, const Tensor& x, const Tensor& g, const Tensor& b,
+                  const Tensor& y) const {
     ops::layer_norm(ctx_, rec, x, nullptr, g, b.valid() ? &b : nullptr, y, eps_);
   }
 
@@ -61,7 +65,8 @@ class ModernBertRunner final : public ModelRunner {
   HeadSpec seq_head_, tok_head_;
 };
 
-ModernBertRunner::ModernBertRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.store, a.dtype) {
+ModernBertRunner::ModernBertRunner(const RunnerArgs& a)
+    : ctx_(a.ctx), weights_(a.ctx, a.store, a.dtype) {
   const ModelConfig& cfg = a.cfg;
   const json& raw = cfg.raw;
   H_ = cfg.hidden_size;
@@ -69,8 +74,11 @@ ModernBertRunner::ModernBertRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(
   heads_ = cfg.num_attention_heads;
   D_ = H_ / heads_;
   if (H_ % heads_ != 0 || D_ > 256 || D_ % 2 != 0)
-    throw Error(ErrorKind::model, fmt::format("config.json: hidden_size {} / num_attention_heads {} must give an even "
-                                              "head dim of at most 256", H_, heads_));
+    throw Error(
+        ErrorKind::model,
+        fmt::format("config.json: hidden_size {} / num_attention_heads {} must give an even "
+                    "head dim of at most 256",
+                    H_, heads_));
   eps_ = float(cfg.layer_norm_eps);  // norm_eps
   act_ = activation_from_config(cfg.hidden_act);
   local_attention_ = value_or<int64_t>(raw, "local_attention", 128);
@@ -81,20 +89,26 @@ ModernBertRunner::ModernBertRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(
   double global_theta = value_or<double>(raw, "global_rope_theta", 160000.0);
   double local_theta = value_or<double>(raw, "local_rope_theta", 10000.0);
   if (auto rp = raw.find("rope_parameters"); rp != raw.end() && rp->is_object()) {
-    if (rp->contains("full_attention")) global_theta = value_or<double>((*rp)["full_attention"], "rope_theta", global_theta);
-    if (rp->contains("sliding_attention")) local_theta = value_or<double>((*rp)["sliding_attention"], "rope_theta", local_theta);
+    if (rp->contains("full_attention"))
+      global_theta = value_or<double>((*rp)["full_attention"], "rope_theta", global_theta);
+    if (rp->contains("sliding_attention"))
+      local_theta = value_or<double>((*rp)["sliding_attention"], "rope_theta", local_theta);
   }
   std::vector<std::string> types;
-  if (auto lt = raw.find("layer_types"); lt != raw.end() && lt->is_array()) types = lt->get<std::vector<std::string>>();
+  if (auto lt = raw.find("layer_types"); lt != raw.end() && lt->is_array())
+    types = lt->get<std::vector<std::string>>();
   if (!types.empty() && int64_t(types.size()) != cfg.num_hidden_layers)
-    throw Error(ErrorKind::model, fmt::format("config.json: layer_types has {} entries for {} layers", types.size(),
-                                              cfg.num_hidden_layers));
+    throw Error(ErrorKind::model,
+                fmt::format("config.json: layer_types has {} entries for {} layers", types.size(),
+                            cfg.num_hidden_layers));
 
   info_.family = "modernbert";
   info_.hidden = H_;
   info_.vocab_size = cfg.vocab_size;
   info_.max_tokens = cfg.max_position_embeddings;
-  info_.seq_pooling = value_or<std::string>(raw, "classifier_pooling", "cls") == "mean" ? SeqPooling::mean : SeqPooling::cls;
+  info_.seq_pooling = value_or<std::string>(raw, "classifier_pooling", "cls") == "mean"
+                          ? SeqPooling::mean
+                          : SeqPooling::cls;
   // x, normed, qkv, attn, mlp (2I), act (I)
   info_.scratch_bytes_per_token = 4 * (H_ + H_ + 3 * H_ + H_ + 2 * I_ + I_);
   info_.widest_row_bytes = 4 * std::max(3 * H_, 2 * I_);
@@ -103,8 +117,11 @@ ModernBertRunner::ModernBertRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(
   const WeightStore& s = a.store;
   std::string p = s.has("model.embeddings.tok_embeddings.weight") ? "model." : "";
   if (!s.has(p + "embeddings.tok_embeddings.weight"))
-    throw Error(ErrorKind::model, "no ModernBERT embeddings: expected 'model.embeddings.tok_embeddings.weight'");
-  auto bias = [&](const std::string& name, int64_t n) { return s.has(name) ? w.vector({name}, n) : Tensor{}; };
+    throw Error(ErrorKind::model,
+                "no ModernBERT embeddings: expected 'model.embeddings.tok_embeddings.weight'");
+  auto bias = [&](const std::string& name, int64_t n) {
+    return s.has(name) ? w.vector({name}, n) : Tensor{};
+  };
   tok_ = w.matrix(p + "embeddings.tok_embeddings.weight", cfg.vocab_size, H_);
   emb_norm_g_ = w.vector({p + "embeddings.norm.weight"}, H_);
   emb_norm_b_ = bias(p + "embeddings.norm.bias", H_);
@@ -131,7 +148,8 @@ ModernBertRunner::ModernBertRunner(const RunnerArgs& a) : ctx_(a.ctx), weights_(
 
   // heads: dense (+ classifier_activation) -> norm -> classifier
   using K = HeadLayer::Kind;
-  const ops::Act head_act = activation_from_config(value_or<std::string>(raw, "classifier_activation", "gelu"));
+  const ops::Act head_act =
+      activation_from_config(value_or<std::string>(raw, "classifier_activation", "gelu"));
   const std::vector<HeadLayerName> head = {{K::linear, "head.dense", head_act},
                                            {K::layer_norm, "head.norm", ops::Act::none, eps_},
                                            {K::linear, "classifier"}};
@@ -152,9 +170,14 @@ Tensor ModernBertRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatc
   Tensor attn = scratch.alloc(DType::f32, {T, H_});
   Tensor mlp = scratch.alloc(DType::f32, {T, 2 * I_});
   Tensor act = scratch.alloc(DType::f32, {T, I_});
-  ops::AttentionArgs aa{.num_heads = uint32_t(heads_), .num_kv_heads = uint32_t(heads_), .head_dim = uint32_t(D_),
-                        .q_offset = 0, .k_offset = uint32_t(H_), .v_offset = uint32_t(2 * H_),
-                        .q_row_stride = uint32_t(3 * H_), .kv_row_stride = uint32_t(3 * H_),
+  ops::AttentionArgs aa{.num_heads = uint32_t(heads_),
+                        .num_kv_heads = uint32_t(heads_),
+                        .head_dim = uint32_t(D_),
+                        .q_offset = 0,
+                        .k_offset = uint32_t(H_),
+                        .v_offset = uint32_t(2 * H_),
+                        .q_row_stride = uint32_t(3 * H_),
+                        .kv_row_stride = uint32_t(3 * H_),
                         .max_seqlen = uint32_t(b.max_seqlen)};
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& L = layers_[i];
@@ -166,11 +189,15 @@ Tensor ModernBertRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatc
     ops::gemm(ctx_, rec, *h, L.qkv.w, qkv, {.bias = L.qkv.b.valid() ? &L.qkv.b : nullptr});
     // q and k heads are adjacent in a row: one rotation over 2 * heads
     ops::rope(ctx_, rec, qkv, b.positions,
-              {.num_heads = uint32_t(2 * heads_), .head_dim = uint32_t(D_), .row_stride = uint32_t(3 * H_),
+              {.num_heads = uint32_t(2 * heads_),
+               .head_dim = uint32_t(D_),
+               .row_stride = uint32_t(3 * H_),
                .inv_freq = L.global ? &inv_freq_global_ : &inv_freq_local_});
-    aa.window = L.global ? 0 : uint32_t(local_attention_ / 2 + 1);  // the op's window: |q - k| < window
+    aa.window =
+        L.global ? 0 : uint32_t(local_attention_ / 2 + 1);  // the op's window: |q - k| < window
     ops::attention(ctx_, rec, qkv, qkv, qkv, b.cu_seqlens, attn, aa);
-    ops::gemm(ctx_, rec, attn, L.o.w, x, {.bias = L.o.b.valid() ? &L.o.b : nullptr, .residual = &x});
+    ops::gemm(ctx_, rec, attn, L.o.w, x,
+              {.bias = L.o.b.valid() ? &L.o.b : nullptr, .residual = &x});
     layer_norm(rec, x, L.mlp_norm_g, L.mlp_norm_b, normed);
     ops::gemm(ctx_, rec, normed, L.wi.w, mlp, {.bias = L.wi.b.valid() ? &L.wi.b : nullptr});
     ops::glu(ctx_, rec, mlp, act, act_);
@@ -179,7 +206,8 @@ Tensor ModernBertRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatc
       ops::gemm(ctx_, rec, act, L.wo.w, *b.capture_layer1,
                 {.bias = L.wo.b.valid() ? &L.wo.b : nullptr, .residual = &x});
     }
-    ops::gemm(ctx_, rec, act, L.wo.w, x, {.bias = L.wo.b.valid() ? &L.wo.b : nullptr, .residual = &x});
+    ops::gemm(ctx_, rec, act, L.wo.w, x,
+              {.bias = L.wo.b.valid() ? &L.wo.b : nullptr, .residual = &x});
   }
   Tensor out = scratch.alloc(DType::f32, {T, H_});
   layer_norm(rec, x, final_norm_g_, final_norm_b_, out);
@@ -188,6 +216,8 @@ Tensor ModernBertRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatc
 
 }  // namespace
 
-std::unique_ptr<ModelRunner> make_modernbert(const RunnerArgs& a) { return std::make_unique<ModernBertRunner>(a); }
+std::unique_ptr<ModelRunner> make_modernbert(const RunnerArgs& a) {
+  return std::make_unique<ModernBertRunner>(a);
+}
 
 }  // namespace vkcls

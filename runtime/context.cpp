@@ -150,6 +150,11 @@ Context::~Context() {
     std::fflush(stderr);
     std::_Exit(70);
   }
+  // Work still in flight (a submission that timed out) must finish before anything it uses
+  // goes away; on a lost GPU the wait returns at once.
+  if (device_) vkDeviceWaitIdle(device_);
+  for (auto& destroy : retired_) destroy();
+  retired_.clear();
   pipelines_.reset();
   if (transfer_pool_) vkDestroyCommandPool(device_, transfer_pool_, nullptr);
   transfer_pool_ = VK_NULL_HANDLE;
@@ -366,16 +371,46 @@ bool Context::fence_done(VkFence fence) {
 void Context::wait_fence(VkFence fence) {
   VkResult r = vkWaitForFences(device_, 1, &fence, VK_TRUE,
                                uint64_t(options_.fence_timeout_ms) * 1000000ull);
-  vkDestroyFence(device_, fence, nullptr);
   if (r == VK_TIMEOUT) {
     lost_ = true;
+    timed_out_ = true;
+    // the fence (and the caller's command buffer) is still in use: destroyed once the device is
+    // idle
+    destroy_when_idle([this, fence] { vkDestroyFence(device_, fence, nullptr); });
     throw VulkanError(
         VK_TIMEOUT,
-        fmt::format("GPU work did not finish within {} ms; the device is treated as lost",
+        fmt::format("GPU work did not finish within {} ms (fence_timeout_ms, VKCLS_TIMEOUT_MS); "
+                    "the device is treated as lost",
                     options_.fence_timeout_ms));
   }
+  vkDestroyFence(device_, fence, nullptr);
   if (r == VK_ERROR_DEVICE_LOST) lost_ = true;
   if (r != VK_SUCCESS) vk_fail(r, "vkWaitForFences", __FILE__, __LINE__);
+}
+
+void Context::destroy_when_idle(std::function<void()> destroy) {
+  std::lock_guard lock(retired_mutex_);
+  retired_.push_back(std::move(destroy));
+}
+
+// Submits a one-off transfer command buffer and frees it. After a timeout it is still in use,
+// so it and its staging buffer are freed once the device is idle.
+void Context::submit_transfer(VkCommandBuffer cmd, std::unique_ptr<Buffer>& staging) {
+  try {
+    submit_and_wait(cmd);
+  } catch (const VulkanError& e) {
+    if (!e.timed_out()) {
+      vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
+      throw;
+    }
+    Buffer* in_use = staging.release();
+    destroy_when_idle([this, cmd, in_use] {
+      vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
+      delete in_use;
+    });
+    throw;
+  }
+  vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
 }
 
 static void check_copy(const Tensor& t, size_t bytes, const char* what) {
@@ -391,8 +426,8 @@ void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
     std::memcpy(dst.host, src, bytes);
     return;
   }
-  Buffer staging(*this, bytes, Buffer::Kind::staging);
-  std::memcpy(staging.mapped(), src, bytes);
+  auto staging = std::make_unique<Buffer>(*this, bytes, Buffer::Kind::staging);
+  std::memcpy(staging->mapped(), src, bytes);
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   ai.commandPool = transfer_pool_;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -404,20 +439,14 @@ void Context::upload(const Tensor& dst, const void* src, size_t bytes) {
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   vkBeginCommandBuffer(cmd, &bi);
   VkBufferCopy region{0, dst.offset, bytes};
-  vkCmdCopyBuffer(cmd, staging.handle(), dst.buffer, 1, &region);
+  vkCmdCopyBuffer(cmd, staging->handle(), dst.buffer, 1, &region);
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
   vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0,
                        1, &mb, 0, nullptr, 0, nullptr);
   VK_CHECK(vkEndCommandBuffer(cmd));
-  try {
-    submit_and_wait(cmd);
-  } catch (...) {
-    vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
-    throw;
-  }
-  vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
+  submit_transfer(cmd, staging);
 }
 
 void Context::download(const Tensor& src, void* dst, size_t bytes) {
@@ -427,7 +456,7 @@ void Context::download(const Tensor& src, void* dst, size_t bytes) {
     std::memcpy(dst, src.host, bytes);
     return;
   }
-  Buffer staging(*this, bytes, Buffer::Kind::staging);
+  auto staging = std::make_unique<Buffer>(*this, bytes, Buffer::Kind::staging);
   VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
   ai.commandPool = transfer_pool_;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
@@ -444,20 +473,14 @@ void Context::download(const Tensor& src, void* dst, size_t bytes) {
   vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
                        1, &mb, 0, nullptr, 0, nullptr);
   VkBufferCopy region{src.offset, 0, bytes};
-  vkCmdCopyBuffer(cmd, src.buffer, staging.handle(), 1, &region);
+  vkCmdCopyBuffer(cmd, src.buffer, staging->handle(), 1, &region);
   mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
   vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb,
                        0, nullptr, 0, nullptr);
   VK_CHECK(vkEndCommandBuffer(cmd));
-  try {
-    submit_and_wait(cmd);
-  } catch (...) {
-    vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
-    throw;
-  }
-  vkFreeCommandBuffers(device_, transfer_pool_, 1, &cmd);
-  std::memcpy(dst, staging.mapped(), bytes);
+  submit_transfer(cmd, staging);
+  std::memcpy(dst, staging->mapped(), bytes);
 }
 
 std::vector<std::string> Context::validation_messages() const {

@@ -6,6 +6,7 @@
 #include <vulkan/vulkan.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +17,7 @@
 
 namespace vkcls {
 
+class Buffer;
 class PipelineCache;
 
 enum class Validation { off, on, sync };  // sync adds synchronization validation (hazards)
@@ -62,7 +64,8 @@ class Context {
   void upload(const Tensor& dst, const void* src, size_t bytes);
   void download(const Tensor& src, void* dst, size_t bytes);
 
-  // Submits and blocks until done; throws VulkanError on device loss or timeout.
+  // Submits and blocks until done; throws VulkanError on device loss or timeout
+  // (timed_out(): the work is still running; the device is treated as lost from then on).
   void submit_and_wait(VkCommandBuffer cmd);
   // The same in two steps, so the host can prepare the next batch while this one runs:
   // submit() returns a fence the caller owns; fence_done() polls it; wait_fence() blocks (up to
@@ -71,6 +74,12 @@ class Context {
   bool fence_done(VkFence fence);
   void wait_fence(VkFence fence);
   bool lost() const { return lost_; }
+  // A submission outlived the fence timeout: it may still be running, so buffers and other
+  // objects are destroyed only once the device is idle (see destroy_when_idle).
+  bool timed_out() const { return timed_out_; }
+  // Destroys Vulkan objects that a timed-out submission may still use, once the device is
+  // idle: when the Context is destroyed (after vkDeviceWaitIdle).
+  void destroy_when_idle(std::function<void()> destroy);
 
   // Messages from the validation layer (errors, and warnings about usage).
   size_t validation_errors() const { return validation_errors_; }
@@ -83,6 +92,7 @@ class Context {
       const VkDebugUtilsMessengerCallbackDataEXT* data, void* self);
   void create_instance();
   void create_device();
+  void submit_transfer(VkCommandBuffer cmd, std::unique_ptr<Buffer>& staging);
 
   ContextOptions options_;
   DeviceInfo info_;
@@ -97,8 +107,10 @@ class Context {
   VkPhysicalDeviceMemoryProperties memory_props_{};
   bool fp16_enabled_ = false;
   bool maps_device_memory_ = false;
-  std::atomic<bool> lost_{false};
+  std::atomic<bool> lost_{false}, timed_out_{false};
   std::mutex queue_mutex_;
+  std::mutex retired_mutex_;
+  std::vector<std::function<void()>> retired_;  // see destroy_when_idle
   std::mutex transfer_mutex_;
   mutable std::mutex messages_mutex_;
   std::vector<std::string> messages_;

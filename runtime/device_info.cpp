@@ -9,14 +9,22 @@ namespace vkcls {
 
 static std::string component_type_name(VkComponentTypeNV t) {
   switch (t) {
-    case VK_COMPONENT_TYPE_FLOAT16_NV: return "f16";
-    case VK_COMPONENT_TYPE_FLOAT32_NV: return "f32";
-    case VK_COMPONENT_TYPE_FLOAT64_NV: return "f64";
-    case VK_COMPONENT_TYPE_SINT8_NV: return "i8";
-    case VK_COMPONENT_TYPE_UINT8_NV: return "u8";
-    case VK_COMPONENT_TYPE_SINT32_NV: return "i32";
-    case VK_COMPONENT_TYPE_UINT32_NV: return "u32";
-    default: return fmt::format("type{}", int(t));
+    case VK_COMPONENT_TYPE_FLOAT16_NV:
+      return "f16";
+    case VK_COMPONENT_TYPE_FLOAT32_NV:
+      return "f32";
+    case VK_COMPONENT_TYPE_FLOAT64_NV:
+      return "f64";
+    case VK_COMPONENT_TYPE_SINT8_NV:
+      return "i8";
+    case VK_COMPONENT_TYPE_UINT8_NV:
+      return "u8";
+    case VK_COMPONENT_TYPE_SINT32_NV:
+      return "i32";
+    case VK_COMPONENT_TYPE_UINT32_NV:
+      return "u32";
+    default:
+      return fmt::format("type{}", int(t));
   }
 }
 
@@ -51,6 +59,8 @@ DeviceInfo device_probe(VkInstance instance, VkPhysicalDevice pd, uint32_t index
   d.subgroup_size = p11.subgroupSize;
   d.subgroup_arithmetic = p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
   d.subgroup_shuffle = p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+  d.subgroup_ballot = (p11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT) &&
+                      (p11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
   d.min_subgroup_size = sg_ctl.minSubgroupSize ? sg_ctl.minSubgroupSize : p11.subgroupSize;
   d.max_subgroup_size = sg_ctl.maxSubgroupSize ? sg_ctl.maxSubgroupSize : p11.subgroupSize;
   d.max_storage_buffer_range = p.limits.maxStorageBufferRange;
@@ -59,6 +69,15 @@ DeviceInfo device_probe(VkInstance instance, VkPhysicalDevice pd, uint32_t index
   d.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
   for (int i = 0; i < 3; ++i) d.max_workgroup_count[i] = p.limits.maxComputeWorkGroupCount[i];
   d.max_push_constants = p.limits.maxPushConstantsSize;
+  d.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
+  auto texel_ok = [&](VkFormat f) {
+    VkFormatProperties fp{};
+    vkGetPhysicalDeviceFormatProperties(pd, f, &fp);
+    return (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0;
+  };
+  d.texel_buffer_f32x4 = texel_ok(VK_FORMAT_R32G32B32A32_SFLOAT);
+  d.texel_buffer_f16x4 = texel_ok(VK_FORMAT_R16G16B16A16_SFLOAT);
+  d.texel_buffer_f32 = texel_ok(VK_FORMAT_R32_SFLOAT);
   d.timestamp_period_ns = p.limits.timestampPeriod;
 
   // features
@@ -92,7 +111,8 @@ DeviceInfo device_probe(VkInstance instance, VkPhysicalDevice pd, uint32_t index
   VkPhysicalDeviceMemoryProperties mem;
   vkGetPhysicalDeviceMemoryProperties(pd, &mem);
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
-    if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) d.device_local_bytes += mem.memoryHeaps[i].size;
+    if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      d.device_local_bytes += mem.memoryHeaps[i].size;
   for (uint32_t i = 0; i < mem.memoryTypeCount; ++i) {
     auto f = mem.memoryTypes[i].propertyFlags;
     if ((f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) && (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
@@ -118,7 +138,8 @@ DeviceInfo device_probe(VkInstance instance, VkPhysicalDevice pd, uint32_t index
     if (get) {
       uint32_t n = 0;
       get(pd, &n, nullptr);
-      std::vector<VkCooperativeMatrixPropertiesNV> cm(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+      std::vector<VkCooperativeMatrixPropertiesNV> cm(
+          n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
       get(pd, &n, cm.data());
       for (auto& c : cm)
         if (c.scope == VK_SCOPE_SUBGROUP_NV)
@@ -131,17 +152,22 @@ DeviceInfo device_probe(VkInstance instance, VkPhysicalDevice pd, uint32_t index
 
 std::string DeviceInfo::type_name() const {
   switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "CPU";
+    default:
+      return "other";
   }
 }
 
 std::string DeviceInfo::api_version_string() const {
-  return fmt::format("{}.{}.{}", VK_API_VERSION_MAJOR(api_version), VK_API_VERSION_MINOR(api_version),
-                     VK_API_VERSION_PATCH(api_version));
+  return fmt::format("{}.{}.{}", VK_API_VERSION_MAJOR(api_version),
+                     VK_API_VERSION_MINOR(api_version), VK_API_VERSION_PATCH(api_version));
 }
 
 std::string DeviceInfo::uuid_hex() const {
@@ -153,7 +179,8 @@ std::string DeviceInfo::uuid_hex() const {
 nlohmann::json DeviceInfo::to_json() const {
   nlohmann::json shapes = nlohmann::json::array();
   for (auto& c : coopmat_shapes)
-    shapes.push_back({{"m", c.m}, {"n", c.n}, {"k", c.k}, {"a", c.a_type}, {"b", c.b_type}, {"c", c.c_type}});
+    shapes.push_back(
+        {{"m", c.m}, {"n", c.n}, {"k", c.k}, {"a", c.a_type}, {"b", c.b_type}, {"c", c.c_type}});
   return {
       {"index", index},
       {"name", name},
@@ -175,6 +202,10 @@ nlohmann::json DeviceInfo::to_json() const {
         {"max_subgroup_size", max_subgroup_size},
         {"subgroup_arithmetic", subgroup_arithmetic},
         {"subgroup_shuffle", subgroup_shuffle},
+        {"subgroup_ballot", subgroup_ballot},
+        {"texel_buffer_f32x4", texel_buffer_f32x4},
+        {"texel_buffer_f16x4", texel_buffer_f16x4},
+        {"texel_buffer_f32", texel_buffer_f32},
         {"subgroup_size_control", subgroup_size_control},
         {"cooperative_matrix_khr", coopmat_khr},
         {"cooperative_matrix_nv", coopmat_nv},
@@ -186,7 +217,8 @@ nlohmann::json DeviceInfo::to_json() const {
         {"min_storage_buffer_offset_alignment", min_storage_buffer_offset_alignment},
         {"max_compute_shared_memory", max_shared_memory},
         {"max_workgroup_invocations", max_workgroup_invocations},
-        {"max_workgroup_count", {max_workgroup_count[0], max_workgroup_count[1], max_workgroup_count[2]}},
+        {"max_workgroup_count",
+         {max_workgroup_count[0], max_workgroup_count[1], max_workgroup_count[2]}},
         {"max_push_constants", max_push_constants},
         {"timestamp_period_ns", timestamp_period_ns},
         {"device_local_bytes", device_local_bytes},
@@ -200,12 +232,15 @@ std::string DeviceInfo::to_text() const {
   if (coopmat_nv) cm += "VK_NV_cooperative_matrix";
   if (coopmat_khr) cm += std::string(cm.empty() ? "" : ", ") + "VK_KHR_cooperative_matrix";
   for (auto& c : coopmat_shapes)
-    if (c.a_type == "f16") cm += fmt::format(" {}x{}x{}({}->{})", c.m, c.n, c.k, c.a_type, c.c_type);
+    if (c.a_type == "f16")
+      cm += fmt::format(" {}x{}x{}({}->{})", c.m, c.n, c.k, c.a_type, c.c_type);
   return fmt::format(
       "  [{}] {} ({}), Vulkan {}, driver {} {}\n"
-      "      fp16 arithmetic {}, 16-bit storage {}, int8 {}, subgroup size {} ({}..{}), subgroup arithmetic {}\n"
+      "      fp16 arithmetic {}, 16-bit storage {}, int8 {}, subgroup size {} ({}..{}), subgroup "
+      "arithmetic {}\n"
       "      cooperative matrix: {}\n"
-      "      max storage buffer range {} MiB, shared memory {} KiB, workgroup invocations {}, timestamps {}\n"
+      "      max storage buffer range {} MiB, shared memory {} KiB, workgroup invocations {}, "
+      "timestamps {}\n"
       "      device-local memory {:.1f} GiB{}\n",
       index, name, type_name(), api_version_string(), driver_name, driver_info, yn(shader_float16),
       yn(storage_16bit), yn(shader_int8), subgroup_size, min_subgroup_size, max_subgroup_size,

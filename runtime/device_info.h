@@ -24,13 +24,18 @@ struct DeviceInfo {
   uint8_t uuid[VK_UUID_SIZE] = {};
 
   // arithmetic and storage
-  bool shader_float16 = false;     // fp16 arithmetic in shaders
+  bool shader_float16 = false;  // fp16 arithmetic in shaders
   bool shader_int8 = false;
-  bool storage_16bit = false;      // 16-bit values in storage buffers
+  bool storage_16bit = false;  // 16-bit values in storage buffers
   bool storage_8bit = false;
   // subgroups
   uint32_t subgroup_size = 0, min_subgroup_size = 0, max_subgroup_size = 0;
   bool subgroup_arithmetic = false, subgroup_shuffle = false, subgroup_size_control = false;
+  bool subgroup_ballot = false;  // subgroupBroadcast (the CPU-driver kernels use it)
+  // uniform texel buffers of vec4 (f32 / f16) or scalar f32 texels, which the CPU-driver kernels
+  // read through
+  bool texel_buffer_f32x4 = false, texel_buffer_f16x4 = false, texel_buffer_f32 = false;
+  uint32_t max_texel_buffer_elements = 0;
   // cooperative matrices: the NV extension is the one Debian 12's glslang can target
   bool coopmat_khr = false, coopmat_nv = false;
   std::vector<CoopMatShape> coopmat_shapes;

@@ -14,7 +14,10 @@ Buffer::Buffer(Context& ctx, VkDeviceSize size, Kind kind) : ctx_(ctx), size_(si
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bci.size = size;
   bci.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-  if (kind == Kind::device) bci.usage |= VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  // device buffers are bound as storage buffers, and by the CPU-driver kernels also as
+  // uniform texel buffers (vec4 loads that lavapipe vectorises better than storage-buffer reads)
+  if (kind == Kind::device)
+    bci.usage |= VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
   bci.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   VK_CHECK(vkCreateBuffer(ctx.device(), &bci, nullptr, &buffer_));
   VkMemoryRequirements req;
@@ -36,12 +39,12 @@ Buffer::Buffer(Context& ctx, VkDeviceSize size, Kind kind) : ctx_(ctx), size_(si
   mai.allocationSize = req.size;
   try {
     // staging prefers cached host memory off the device; device memory avoids host-visible on dGPUs
-    mai.memoryTypeIndex = ctx.memory_type(req.memoryTypeBits, want,
-                                          map ? 0 : VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT);
+    mai.memoryTypeIndex =
+        ctx.memory_type(req.memoryTypeBits, want, map ? 0 : VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT);
     VkResult r = vkAllocateMemory(ctx.device(), &mai, nullptr, &memory_);
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-      throw VulkanError(r, fmt::format("out of {} memory allocating {:.1f} MiB", kind == Kind::device ? "device" : "host",
-                                       size / 1048576.0));
+      throw VulkanError(r, fmt::format("out of {} memory allocating {:.1f} MiB",
+                                       kind == Kind::device ? "device" : "host", size / 1048576.0));
     if (r != VK_SUCCESS) vk_fail(r, "vkAllocateMemory", __FILE__, __LINE__);
     VK_CHECK(vkBindBufferMemory(ctx.device(), buffer_, memory_, 0));
     if (map) VK_CHECK(vkMapMemory(ctx.device(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
@@ -53,26 +56,38 @@ Buffer::Buffer(Context& ctx, VkDeviceSize size, Kind kind) : ctx_(ctx), size_(si
 }
 
 Buffer::~Buffer() {
-  if (mapped_) vkUnmapMemory(ctx_.device(), memory_);
-  vkDestroyBuffer(ctx_.device(), buffer_, nullptr);
-  vkFreeMemory(ctx_.device(), memory_, nullptr);
+  auto destroy = [dev = ctx_.device(), buffer = buffer_, memory = memory_,
+                  mapped = mapped_ != nullptr] {
+    if (mapped) vkUnmapMemory(dev, memory);
+    vkDestroyBuffer(dev, buffer, nullptr);
+    vkFreeMemory(dev, memory, nullptr);
+  };
+  if (ctx_.timed_out())
+    ctx_.destroy_when_idle(destroy);  // a timed-out submission may still read or write it
+  else
+    destroy();
 }
 
 Arena::Arena(Context& ctx, std::string name, VkDeviceSize block_bytes)
-    : ctx_(ctx), name_(std::move(name)), block_bytes_(std::min<VkDeviceSize>(block_bytes, ctx.info().max_storage_buffer_range)) {}
+    : ctx_(ctx),
+      name_(std::move(name)),
+      block_bytes_(std::min<VkDeviceSize>(block_bytes, ctx.info().max_storage_buffer_range)) {}
 
 Tensor Arena::alloc(DType dtype, std::vector<int64_t> shape) {
   Tensor t;
   t.dtype = dtype;
   t.shape = std::move(shape);
   for (int64_t d : t.shape)
-    if (d < 0) throw std::invalid_argument(fmt::format("arena {}: negative dimension in {}", name_, t.describe()));
+    if (d < 0)
+      throw std::invalid_argument(
+          fmt::format("arena {}: negative dimension in {}", name_, t.describe()));
   VkDeviceSize bytes = VkDeviceSize(t.numel()) * dtype_size(dtype);
   VkDeviceSize limit = ctx_.info().max_storage_buffer_range;
   if (bytes > limit)
-    throw std::invalid_argument(fmt::format(
-        "arena {}: tensor {} needs {:.1f} MiB, over the device's maxStorageBufferRange of {:.1f} MiB; split it",
-        name_, t.describe(), bytes / 1048576.0, limit / 1048576.0));
+    throw std::invalid_argument(
+        fmt::format("arena {}: tensor {} needs {:.1f} MiB, over the device's maxStorageBufferRange "
+                    "of {:.1f} MiB; split it",
+                    name_, t.describe(), bytes / 1048576.0, limit / 1048576.0));
   VkDeviceSize align = std::max<VkDeviceSize>(ctx_.info().min_storage_buffer_offset_alignment, 16);
   VkDeviceSize padded = std::max<VkDeviceSize>((bytes + align - 1) / align * align, align);
 

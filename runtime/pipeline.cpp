@@ -28,7 +28,8 @@ PipelineCache::PipelineCache(Context& ctx, bool on_disk) : ctx_(ctx) {
   if (on_disk) {
     std::string dir = cache_dir();
     if (!dir.empty())
-      path_ = fmt::format("{}/pipelines-{}-{:x}.bin", dir, ctx.info().uuid_hex(), ctx.info().driver_version);
+      path_ = fmt::format("{}/pipelines-{}-{:x}.bin", dir, ctx.info().uuid_hex(),
+                          ctx.info().driver_version);
     std::ifstream f(path_, std::ios::binary);
     if (f) data.assign(std::istreambuf_iterator<char>(f), {});
   }
@@ -56,8 +57,10 @@ PipelineCache::~PipelineCache() {
         std::ofstream f(tmp, std::ios::binary);
         f.write(data.data(), std::streamsize(n));
         f.close();
-        if (f) fs::rename(tmp, path_, ec);  // atomic: concurrent processes never see half a file
-        else fs::remove(tmp, ec);
+        if (f)
+          fs::rename(tmp, path_, ec);  // atomic: concurrent processes never see half a file
+        else
+          fs::remove(tmp, ec);
       }
     }
   }
@@ -77,23 +80,29 @@ size_t PipelineCache::size() const {
 const Pipeline& PipelineCache::get(const PipelineDesc& desc) {
   std::string key = desc.shader;
   for (uint32_t s : desc.spec) key += fmt::format(":{}", s);
+  if (desc.texel_bindings) key += fmt::format("/t{:x}", desc.texel_bindings);
   std::lock_guard lock(mutex_);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return *it->second;
 
   const ShaderBlob* blob = shader_find(desc.shader);
   if (!blob) throw std::invalid_argument(fmt::format("no embedded shader named '{}'", desc.shader));
   if (desc.push_bytes > ctx_.info().max_push_constants)
-    throw std::invalid_argument(fmt::format("shader {}: {} bytes of push constants, device allows {}", desc.shader,
-                                            desc.push_bytes, ctx_.info().max_push_constants));
+    throw std::invalid_argument(
+        fmt::format("shader {}: {} bytes of push constants, device allows {}", desc.shader,
+                    desc.push_bytes, ctx_.info().max_push_constants));
   VkDevice dev = ctx_.device();
   auto p = std::make_unique<Pipeline>();
   p->name = key;
   p->num_bindings = desc.num_bindings;
   p->push_bytes = desc.push_bytes;
+  p->texel_bindings = desc.texel_bindings;
 
   std::vector<VkDescriptorSetLayoutBinding> bindings(desc.num_bindings);
   for (uint32_t i = 0; i < desc.num_bindings; ++i)
-    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    bindings[i] = {i,
+                   (desc.texel_bindings >> i) & 1 ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                                                  : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                   1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   VkDescriptorSetLayoutCreateInfo dci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   dci.bindingCount = desc.num_bindings;
   dci.pBindings = bindings.data();
@@ -115,7 +124,8 @@ const Pipeline& PipelineCache::get(const PipelineDesc& desc) {
 
   std::vector<VkSpecializationMapEntry> entries(desc.spec.size());
   for (uint32_t i = 0; i < desc.spec.size(); ++i) entries[i] = {i, i * 4, 4};
-  VkSpecializationInfo spec{uint32_t(entries.size()), entries.data(), desc.spec.size() * 4, desc.spec.data()};
+  VkSpecializationInfo spec{uint32_t(entries.size()), entries.data(), desc.spec.size() * 4,
+                            desc.spec.data()};
 
   VkComputePipelineCreateInfo pci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   pci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};

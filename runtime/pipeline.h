@@ -20,6 +20,8 @@ struct PipelineDesc {
   uint32_t num_bindings = 0;   // storage buffers at bindings 0..n-1 of set 0
   uint32_t push_bytes = 0;     // size of the push-constant struct
   std::vector<uint32_t> spec;  // specialization constants, constant_id = position
+  uint32_t texel_bindings =
+      0;  // bit i: binding i is a uniform texel buffer (else a storage buffer)
 };
 
 struct Pipeline {
@@ -29,6 +31,7 @@ struct Pipeline {
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
   uint32_t num_bindings = 0;
   uint32_t push_bytes = 0;
+  uint32_t texel_bindings = 0;  // as in PipelineDesc
 };
 
 class PipelineCache {

@@ -14,6 +14,26 @@ namespace vkcls {
 static constexpr uint32_t kSetsPerPool = 256;
 static constexpr uint32_t kMaxBindings = 8;
 
+Binding in_vec4(const Tensor& t) {
+  VkFormat f = t.dtype == DType::f32   ? VK_FORMAT_R32G32B32A32_SFLOAT
+               : t.dtype == DType::f16 ? VK_FORMAT_R16G16B16A16_SFLOAT
+                                       : VK_FORMAT_UNDEFINED;
+  if (f == VK_FORMAT_UNDEFINED)
+    throw std::invalid_argument(fmt::format("in_vec4: tensor {} is not f32 or f16", t.describe()));
+  return {t.buffer, t.offset, t.bytes, Access::read, f};
+}
+
+Binding in_scalars(const Tensor& t) {
+  if (t.dtype != DType::f32)
+    throw std::invalid_argument(fmt::format("in_scalars: tensor {} is not f32", t.describe()));
+  return {t.buffer, t.offset, t.bytes, Access::read, VK_FORMAT_R32_SFLOAT};
+}
+
+// Bytes per texel of the formats in_vec4 and in_scalars use.
+static VkDeviceSize texel_bytes(VkFormat f) {
+  return f == VK_FORMAT_R32_SFLOAT ? 4 : f == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 16;
+}
+
 Recorder::Recorder(Context& ctx) : ctx_(ctx) {
   VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pci.queueFamilyIndex = ctx.queue_family();
@@ -27,17 +47,34 @@ Recorder::Recorder(Context& ctx) : ctx_(ctx) {
 }
 
 Recorder::~Recorder() {
-  VkDevice dev = ctx_.device();
-  if (fence_) {  // work still on the queue uses this command buffer: let it finish
-    vkWaitForFences(dev, 1, &fence_, VK_TRUE, UINT64_MAX);
-    vkDestroyFence(dev, fence_, nullptr);
+  auto destroy = [dev = ctx_.device(), views = views_, pools = descriptor_pools_,
+                  queries = queries_, pool = pool_] {
+    for (VkBufferView v : views) vkDestroyBufferView(dev, v, nullptr);
+    for (VkDescriptorPool p : pools) vkDestroyDescriptorPool(dev, p, nullptr);
+    if (queries) vkDestroyQueryPool(dev, queries, nullptr);
+    vkDestroyCommandPool(dev, pool, nullptr);
+  };
+  if (fence_) {  // submitted and never waited for: let it finish (or time out)
+    try {
+      wait();
+    } catch (...) {  // a destructor reports nothing; a timeout sets in_flight_
+    }
   }
-  for (VkDescriptorPool p : descriptor_pools_) vkDestroyDescriptorPool(dev, p, nullptr);
-  if (queries_) vkDestroyQueryPool(dev, queries_, nullptr);
-  vkDestroyCommandPool(dev, pool_, nullptr);
+  if (in_flight_)
+    ctx_.destroy_when_idle(destroy);  // a timed-out submission may still use them
+  else
+    destroy();
+}
+
+void Recorder::refuse_if_in_flight() const {
+  if (in_flight_)
+    throw VulkanError(VK_ERROR_DEVICE_LOST,
+                      "this recorder's last submission timed out and may still be running; the "
+                      "device is treated as lost");
 }
 
 void Recorder::begin_if_needed() {
+  refuse_if_in_flight();
   if (recording_) return;
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
@@ -54,11 +91,13 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
     sets_in_pool_ = 0;
   }
   if (pool_cursor_ == descriptor_pools_.size()) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
+    VkDescriptorPoolSize sizes[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, kSetsPerPool * kMaxBindings}};
     VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     ci.maxSets = kSetsPerPool;
-    ci.poolSizeCount = 1;
-    ci.pPoolSizes = &size;
+    ci.poolSizeCount = 2;
+    ci.pPoolSizes = sizes;
     VkDescriptorPool pool;
     VK_CHECK(vkCreateDescriptorPool(ctx_.device(), &ci, nullptr, &pool));
     descriptor_pools_.push_back(pool);
@@ -72,6 +111,20 @@ VkDescriptorSet Recorder::allocate_set(VkDescriptorSetLayout layout) {
   VK_CHECK(vkAllocateDescriptorSets(ctx_.device(), &ai, &set));
   sets_in_pool_++;
   return set;
+}
+
+// A view of b's range as vec4 texels; it lives until reset() (after the submission it served).
+VkBufferView Recorder::make_view(const Binding& b) {
+  const VkDeviceSize texel = texel_bytes(b.texel_format);
+  VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  ci.buffer = b.buffer;
+  ci.format = b.texel_format;
+  ci.offset = b.offset;
+  ci.range = b.bytes / texel * texel;
+  VkBufferView view;
+  VK_CHECK(vkCreateBufferView(ctx_.device(), &ci, nullptr, &view));
+  views_.push_back(view);
+  return view;
 }
 
 // A barrier is needed when this dispatch reads or writes a range written since the
@@ -123,6 +176,21 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
   for (size_t i = 0; i < n; ++i) {
     if (b[i].buffer == VK_NULL_HANDLE)
       throw std::invalid_argument(fmt::format("{}: binding {} is empty", p.name, i));
+    const bool texel = (p.texel_bindings >> i) & 1;
+    if (texel != (b[i].texel_format != VK_FORMAT_UNDEFINED))
+      throw std::invalid_argument(
+          fmt::format("{}: binding {} must be {}", p.name, i,
+                      texel ? "a texel buffer (in_vec4, in_scalars)" : "a storage buffer"));
+    if (texel) {
+      const VkDeviceSize size = texel_bytes(b[i].texel_format);
+      if (b[i].bytes < size || b[i].bytes % size || b[i].offset % 16 ||
+          b[i].bytes / size > info.max_texel_buffer_elements)
+        throw std::invalid_argument(
+            fmt::format("{}: binding {} ({} bytes at offset {}) is not a whole number of "
+                        "{}-byte texels at a 16-byte offset, within {} texels",
+                        p.name, i, b[i].bytes, b[i].offset, size, info.max_texel_buffer_elements));
+      continue;
+    }
     if (b[i].bytes > info.max_storage_buffer_range)
       throw std::invalid_argument(
           fmt::format("{}: binding {} spans {} bytes, over maxStorageBufferRange {}", p.name, i,
@@ -134,16 +202,23 @@ void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const
 
   VkDescriptorSet set = allocate_set(p.set_layout);
   VkDescriptorBufferInfo infos[kMaxBindings];
+  VkBufferView views[kMaxBindings];
   VkWriteDescriptorSet writes[kMaxBindings];
   if (n > kMaxBindings)
     throw std::invalid_argument(fmt::format("{}: more than {} bindings", p.name, kMaxBindings));
   for (size_t i = 0; i < n; ++i) {
-    // An empty tensor still owns an aligned slot in its arena, so a 4-byte range is safe.
-    infos[i] = {b[i].buffer, b[i].offset, std::max<VkDeviceSize>(b[i].bytes, 4)};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
     writes[i].dstBinding = uint32_t(i);
     writes[i].descriptorCount = 1;
+    if (b[i].texel_format != VK_FORMAT_UNDEFINED) {
+      views[i] = make_view(b[i]);
+      writes[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+      writes[i].pTexelBufferView = &views[i];
+      continue;
+    }
+    // An empty tensor still owns an aligned slot in its arena, so a 4-byte range is safe.
+    infos[i] = {b[i].buffer, b[i].offset, std::max<VkDeviceSize>(b[i].bytes, 4)};
     writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     writes[i].pBufferInfo = &infos[i];
   }
@@ -196,6 +271,7 @@ void Recorder::submit_and_wait() {
 }
 
 void Recorder::submit() {
+  refuse_if_in_flight();
   if (fence_)
     throw std::logic_error("Recorder::submit: the previous submission was not waited for");
   if (!recording_) return;
@@ -214,6 +290,7 @@ bool Recorder::done() {
 }
 
 void Recorder::wait() {
+  refuse_if_in_flight();
   if (!fence_) {
     reset();
     return;
@@ -222,6 +299,12 @@ void Recorder::wait() {
   fence_ = VK_NULL_HANDLE;
   try {
     ctx_.wait_fence(f);
+  } catch (const VulkanError& e) {
+    if (e.timed_out())
+      in_flight_ = true;  // cmd_ is still pending: no reset
+    else
+      reset();
+    throw;
   } catch (...) {
     reset();
     throw;
@@ -247,6 +330,8 @@ void Recorder::reset() {
   recording_ = false;
   VK_CHECK(vkResetCommandBuffer(cmd_, 0));
   for (VkDescriptorPool p : descriptor_pools_) vkResetDescriptorPool(ctx_.device(), p, 0);
+  for (VkBufferView v : views_) vkDestroyBufferView(ctx_.device(), v, nullptr);
+  views_.clear();
   pool_cursor_ = 0;
   sets_in_pool_ = 0;
   written_.clear();

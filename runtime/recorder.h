@@ -21,6 +21,8 @@ struct Binding {
   VkBuffer buffer = VK_NULL_HANDLE;
   VkDeviceSize offset = 0, bytes = 0;
   Access access = Access::read;
+  VkFormat texel_format =
+      VK_FORMAT_UNDEFINED;  // set: a uniform texel buffer (read only), else a storage buffer
 };
 inline Binding in(const Tensor& t) {
   return {t.buffer, t.offset, t.bytes, Access::read};
@@ -31,6 +33,13 @@ inline Binding out(const Tensor& t) {
 inline Binding inout(const Tensor& t) {
   return {t.buffer, t.offset, t.bytes, Access::read_write};
 }
+// t read as a uniform texel buffer of vec4 texels (f32 -> RGBA32F, f16 -> RGBA16F): texelFetch
+// in the shader. The CPU-driver kernels read this way: lavapipe runs texel fetches inside loops
+// several times faster than storage-buffer loads. t.bytes must be a multiple of 4 elements.
+Binding in_vec4(const Tensor& t);
+// t (f32) read as a uniform texel buffer of scalar texels (R32F), for rows that are not whole
+// vec4s.
+Binding in_scalars(const Tensor& t);
 
 struct DispatchTime {
   std::string name;
@@ -54,6 +63,9 @@ class Recorder {
   void fill_zero(const Tensor& t);  // vkCmdFillBuffer, tracked like a write
 
   // Submits what was recorded, waits, and makes the recorder ready to record again.
+  // A submission past the fence timeout throws VulkanError (timed_out()); its command buffer
+  // is still running then, so this recorder refuses further work and hands its Vulkan objects
+  // to the Context, which destroys them once the device is idle.
   void submit_and_wait();
   // The same in two steps: submit() hands the work to the queue; done() polls it; wait()
   // blocks until it finished (throws VulkanError on loss or timeout) and makes the recorder
@@ -64,7 +76,7 @@ class Recorder {
   bool in_flight() const { return fence_ != VK_NULL_HANDLE; }
   // Drops whatever was recorded and not submitted (e.g. after an op threw mid-way).
   void discard() {
-    if (!fence_) reset();
+    if (!fence_ && !in_flight_) reset();
   }
   size_t num_dispatches() const { return dispatches_; }
   size_t num_barriers() const { return barriers_; }
@@ -80,18 +92,22 @@ class Recorder {
     VkDeviceSize begin, end;
   };
   void begin_if_needed();
+  void refuse_if_in_flight() const;
   void hazard_barrier(const Binding* bindings, size_t n);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+  VkBufferView make_view(const Binding& b);
   void reset();
 
   Context& ctx_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   std::vector<VkDescriptorPool> descriptor_pools_;
-  size_t pool_cursor_ = 0;     // pool that allocations come from
-  uint32_t sets_in_pool_ = 0;  // sets taken from it since the last reset
+  size_t pool_cursor_ = 0;           // pool that allocations come from
+  uint32_t sets_in_pool_ = 0;        // sets taken from it since the last reset
+  std::vector<VkBufferView> views_;  // texel-buffer views of this recording, destroyed by reset()
   bool recording_ = false;
   VkFence fence_ = VK_NULL_HANDLE;     // between submit() and wait()
+  bool in_flight_ = false;             // the last submission timed out and may still be running
   std::vector<Range> written_, read_;  // since the last barrier
   size_t dispatches_ = 0, barriers_ = 0;
   // profiling

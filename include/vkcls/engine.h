@@ -122,6 +122,9 @@ struct EngineStats {
   size_t queued_requests = 0, queued_sequences = 0;
   double busy_seconds = 0;  // device batches in flight
   bool device_lost = false;
+  // device memory: the largest activation footprint of one batch so far, and what the
+  // activation arenas hold reserved (all slots); weights are ModelInfo::weight_bytes
+  uint64_t activation_peak_bytes = 0, activation_reserved_bytes = 0;
 };
 
 class Engine {

@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
 
 #include "runtime/context.h"
 #include "runtime/ops.h"
@@ -14,14 +16,46 @@ static void expect(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("attention: " + what);
 }
 
+// attention.comp (shared-memory tiles) handles head_dim up to 128; attention_cpu.comp (CPU
+// drivers: texel fetches and subgroup broadcasts) up to 256, in multiples of 4.
+constexpr uint32_t kTiledMaxHeadDim = 128, kCpuMaxHeadDim = 256;
+
+// Whether attention_cpu.comp can run these arguments on this device: vec4 texels need
+// element offsets and strides in whole texels and tensors at 16-byte offsets.
+static bool cpu_kernel_runs(Context& ctx, const params::AttentionParams& p, const Tensor& q,
+                            const Tensor& k, const Tensor& v) {
+  const DeviceInfo& d = ctx.info();
+  bool ok = d.texel_buffer_f32x4 && d.subgroup_ballot && d.subgroup_size >= 8 &&
+            p.head_dim % 4 == 0 && p.head_dim <= kCpuMaxHeadDim;
+  for (uint32_t e : {p.q_offset, p.k_offset, p.v_offset, p.q_row_stride, p.kv_row_stride})
+    ok = ok && e % 4 == 0;
+  for (const Tensor* t : {&q, &k, &v})
+    ok = ok && t->offset % 16 == 0 && t->bytes % 16 == 0 &&
+         uint64_t(t->numel() / 4) <= d.max_texel_buffer_elements;
+  return ok;
+}
+
+// CPU drivers use attention_cpu.comp where it runs; VKCLS_ATTENTION=tiled|cpu overrides (tests).
+static bool use_cpu_kernel(Context& ctx, const params::AttentionParams& p, const Tensor& q,
+                           const Tensor& k, const Tensor& v) {
+  const char* force = std::getenv("VKCLS_ATTENTION");
+  const std::string f = force ? force : "";
+  if (f == "tiled") return false;
+  if (f != "cpu" && ctx.info().type != VK_PHYSICAL_DEVICE_TYPE_CPU) return false;
+  return cpu_kernel_runs(ctx, p, q, k, v);
+}
+
 void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, const Tensor& v,
                const Tensor& cu_seqlens, const Tensor& result, const AttentionArgs& a) {
   const Tensor& o = result;  // `out` names the binding helper
-  const uint32_t H = a.num_heads, Hkv = a.num_kv_heads ? a.num_kv_heads : a.num_heads, D = a.head_dim;
+  const uint32_t H = a.num_heads, Hkv = a.num_kv_heads ? a.num_kv_heads : a.num_heads,
+                 D = a.head_dim;
   expect(H > 0 && D > 0, "num_heads and head_dim must be set");
-  expect(D <= 128, fmt::format("head_dim {} is over the kernel's limit of 128", D));
+  expect(D <= kCpuMaxHeadDim,
+         fmt::format("head_dim {} is over the limit of {}", D, kCpuMaxHeadDim));
   expect(H % Hkv == 0, fmt::format("num_heads {} is not a multiple of num_kv_heads {}", H, Hkv));
-  expect(q.dtype == DType::f32 && k.dtype == DType::f32 && v.dtype == DType::f32 && o.dtype == DType::f32,
+  expect(q.dtype == DType::f32 && k.dtype == DType::f32 && v.dtype == DType::f32 &&
+             o.dtype == DType::f32,
          "q, k, v and out must be f32");
   expect(cu_seqlens.dtype == DType::i32 && cu_seqlens.shape.size() == 1 && cu_seqlens.dim(0) >= 1,
          fmt::format("cu_seqlens {} must be i32[num_seqs + 1]", cu_seqlens.describe()));
@@ -46,14 +80,33 @@ void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, co
   p.window = a.window;
   p.scale = a.scale != 0 ? a.scale : 1.f / std::sqrt(float(D));
   // every row the kernel may read must lie inside the bound tensors
-  auto last = [&](uint32_t off, uint32_t stride, uint32_t heads) { return uint64_t(off) + uint64_t(T - 1) * stride + heads * D; };
-  expect(last(p.q_offset, p.q_row_stride, H) <= uint64_t(q.numel()), fmt::format("q {} too small for {} tokens", q.describe(), T));
-  expect(last(p.k_offset, p.kv_row_stride, Hkv) <= uint64_t(k.numel()), fmt::format("k {} too small for {} tokens", k.describe(), T));
-  expect(last(p.v_offset, p.kv_row_stride, Hkv) <= uint64_t(v.numel()), fmt::format("v {} too small for {} tokens", v.describe(), T));
+  auto last = [&](uint32_t off, uint32_t stride, uint32_t heads) {
+    return uint64_t(off) + uint64_t(T - 1) * stride + heads * D;
+  };
+  expect(last(p.q_offset, p.q_row_stride, H) <= uint64_t(q.numel()),
+         fmt::format("q {} too small for {} tokens", q.describe(), T));
+  expect(last(p.k_offset, p.kv_row_stride, Hkv) <= uint64_t(k.numel()),
+         fmt::format("k {} too small for {} tokens", k.describe(), T));
+  expect(last(p.v_offset, p.kv_row_stride, Hkv) <= uint64_t(v.numel()),
+         fmt::format("v {} too small for {} tokens", v.describe(), T));
 
+  if (use_cpu_kernel(ctx, p, q, k, v)) {
+    PipelineDesc desc{"attention_cpu", 5, sizeof(p), {}};
+    desc.texel_bindings = 0b111;  // q, k, v
+    const Pipeline& pl = ctx.pipelines().get(desc);
+    rec.dispatch(pl, {in_vec4(q), in_vec4(k), in_vec4(v), in(cu_seqlens), out(o)}, p,
+                 (a.max_seqlen + 7) / 8, H,
+                 num_seqs);  // 8 query rows per workgroup
+    return;
+  }
+  expect(D <= kTiledMaxHeadDim,
+         fmt::format("head_dim {} is over the limit of {} of this device's kernel (the CPU-driver "
+                     "kernel takes up to {} in multiples of 4)",
+                     D, kTiledMaxHeadDim, kCpuMaxHeadDim));
   const Pipeline& pl = ctx.pipelines().get({"attention", 5, sizeof(p), {}});
   const uint32_t BR = 16;
-  rec.dispatch(pl, {in(q), in(k), in(v), in(cu_seqlens), out(o)}, p, (a.max_seqlen + BR - 1) / BR, H, num_seqs);
+  rec.dispatch(pl, {in(q), in(k), in(v), in(cu_seqlens), out(o)}, p, (a.max_seqlen + BR - 1) / BR,
+               H, num_seqs);
 }
 
 }  // namespace vkcls::ops

@@ -18,31 +18,52 @@ namespace vkcls::ops {
 
 const char* act_name(Act a) {
   switch (a) {
-    case Act::none: return "none";
-    case Act::gelu_erf: return "gelu";
-    case Act::gelu_tanh: return "gelu_tanh";
-    case Act::tanh: return "tanh";
-    case Act::silu: return "silu";
-    case Act::relu: return "relu";
+    case Act::none:
+      return "none";
+    case Act::gelu_erf:
+      return "gelu";
+    case Act::gelu_tanh:
+      return "gelu_tanh";
+    case Act::tanh:
+      return "tanh";
+    case Act::silu:
+      return "silu";
+    case Act::relu:
+      return "relu";
   }
   return "?";
 }
 
-// CPU drivers emulate shared memory and barriers at a high cost: there the direct
-// kernel (caches do the tiling) is faster. VKCLS_GEMM=tiled|direct overrides (tests use it).
-static bool use_direct_kernel(Context& ctx, int64_t K) {
-  if (K % 4 != 0) return false;  // vec4 rows
-  const char* force = std::getenv("VKCLS_GEMM");
-  if (force && std::string(force) == "direct") return true;
-  if (force && std::string(force) == "tiled") return false;
-  return ctx.info().type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+enum class Kernel { tiled, direct, cpu, coopmat };
+
+// gemm_cpu.comp reads x and w as vec4 texel buffers and broadcasts across a subgroup of >= 8.
+static bool cpu_kernel_runs(Context& ctx, const Tensor& x, const Tensor& w) {
+  const DeviceInfo& d = ctx.info();
+  const int64_t K = x.dim(1);
+  const bool texels = d.texel_buffer_f32x4 && (w.dtype == DType::f32 || d.texel_buffer_f16x4);
+  return texels && d.subgroup_ballot && d.subgroup_size >= 8 && K % 4 == 0 && x.offset % 16 == 0 &&
+         w.offset % 16 == 0 &&
+         uint64_t(std::max(x.numel(), w.numel()) / 4) <= d.max_texel_buffer_elements;
 }
 
-enum class Kernel { tiled, direct, coopmat };
+// CPU drivers emulate shared memory and barriers at a high cost: there gemm_cpu.comp (or,
+// where it cannot run, gemm_direct.comp, whose caches do the tiling) is much faster than the
+// tiled kernel. VKCLS_GEMM=tiled|direct|cpu overrides (the tests run every kernel); a forced
+// kernel that cannot run the shape falls back to the tiled one.
+static Kernel portable_kernel(Context& ctx, const Tensor& x, const Tensor& w) {
+  const bool direct_ok = x.dim(1) % 4 == 0;  // vec4 rows
+  const char* force = std::getenv("VKCLS_GEMM");
+  const std::string f = force ? force : "";
+  if (f == "tiled") return Kernel::tiled;
+  if (f == "direct") return direct_ok ? Kernel::direct : Kernel::tiled;
+  if (f == "cpu") return cpu_kernel_runs(ctx, x, w) ? Kernel::cpu : Kernel::tiled;
+  if (ctx.info().type != VK_PHYSICAL_DEVICE_TYPE_CPU) return Kernel::tiled;
+  return cpu_kernel_runs(ctx, x, w) ? Kernel::cpu : direct_ok ? Kernel::direct : Kernel::tiled;
+}
 
 // Records one kernel; shapes are already checked.
-static void record(Context& ctx, Recorder& rec, Kernel k, const Tensor& x, const Tensor& w, const Tensor& y,
-                   const GemmArgs& args) {
+static void record(Context& ctx, Recorder& rec, Kernel k, const Tensor& x, const Tensor& w,
+                   const Tensor& y, const GemmArgs& args) {
   const int64_t M = x.dim(0), K = x.dim(1), N = w.dim(0);
   params::GemmParams p{uint32_t(M), uint32_t(N), uint32_t(K), uint32_t(K), uint32_t(N)};
   std::vector<uint32_t> spec = {uint32_t(args.act), args.bias ? 1u : 0u, args.residual ? 1u : 0u};
@@ -50,6 +71,15 @@ static void record(Context& ctx, Recorder& rec, Kernel k, const Tensor& x, const
   const Tensor& bias = args.bias ? *args.bias : x;
   const Tensor& res = args.residual ? *args.residual : x;
   const bool f16 = w.dtype == DType::f16;
+  if (k == Kernel::cpu) {
+    const uint32_t rows = M <= 8 ? 8 : 16;  // rows per workgroup; 16 columns
+    PipelineDesc desc{rows == 8 ? "gemm_cpu_r8" : "gemm_cpu_r16", 5, sizeof(p), spec};
+    desc.texel_bindings = 0b11;  // x, w
+    const Pipeline& pl = ctx.pipelines().get(desc);
+    rec.dispatch(pl, {in_vec4(x), in_vec4(w), in(bias), in(res), out(y)}, p,
+                 uint32_t((M + rows - 1) / rows), uint32_t((N + 15) / 16));
+    return;
+  }
   const char* shader = k == Kernel::coopmat  ? "gemm_coopmat_nv_f16"
                        : k == Kernel::direct ? (f16 ? "gemm_direct_f16" : "gemm_direct_f32")
                                              : (f16 ? "gemm_f16" : "gemm_f32");
@@ -73,7 +103,8 @@ static bool coopmat_self_check(Context& ctx) {
   for (auto& v : xv) v = rnd();
   for (auto& v : wv) v = float_to_half(rnd());
   for (auto& v : bv) v = rnd();
-  Tensor x = arena.alloc(DType::f32, {M, K}), w = arena.alloc(DType::f16, {N, K}), b = arena.alloc(DType::f32, {N});
+  Tensor x = arena.alloc(DType::f32, {M, K}), w = arena.alloc(DType::f16, {N, K}),
+         b = arena.alloc(DType::f32, {N});
   Tensor y1 = arena.alloc(DType::f32, {M, N}), y2 = arena.alloc(DType::f32, {M, N});
   ctx.upload(x, xv.data(), xv.size() * 4);
   ctx.upload(w, wv.data(), wv.size() * 2);
@@ -96,7 +127,8 @@ bool coopmat_usable(Context& ctx) {
   if (!d.coopmat_nv || d.subgroup_size != 32 || env_int("VKCLS_NO_COOPMAT", 0)) return false;
   bool shape = false;
   for (auto& c : d.coopmat_shapes)
-    shape |= c.m == 16 && c.n == 16 && c.k == 16 && c.a_type == "f16" && c.b_type == "f16" && c.c_type == "f32";
+    shape |= c.m == 16 && c.n == 16 && c.k == 16 && c.a_type == "f16" && c.b_type == "f16" &&
+             c.c_type == "f32";
   if (!shape) return false;
   static std::mutex mutex;
   static std::map<std::string, bool> verdicts;  // device UUID + driver version -> passed
@@ -110,7 +142,11 @@ bool coopmat_usable(Context& ctx) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vkcls: cooperative-matrix GEMM self-check failed to run: %s\n", e.what());
   }
-  if (!ok) std::fprintf(stderr, "vkcls: cooperative-matrix GEMM disagrees with the portable kernel on %s; not used\n", d.name.c_str());
+  if (!ok)
+    std::fprintf(
+        stderr,
+        "vkcls: cooperative-matrix GEMM disagrees with the portable kernel on %s; not used\n",
+        d.name.c_str());
   verdicts[key] = ok;
   return ok;
 }
@@ -119,14 +155,17 @@ static void expect(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("gemm: " + what);
 }
 
-void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const Tensor& y, const GemmArgs& args) {
+void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const Tensor& y,
+          const GemmArgs& args) {
   expect(x.shape.size() == 2 && w.shape.size() == 2 && y.shape.size() == 2,
          fmt::format("x {}, w {}, y {} must be 2-D", x.describe(), w.describe(), y.describe()));
   const int64_t M = x.dim(0), K = x.dim(1), N = w.dim(0);
-  expect(w.dim(1) == K, fmt::format("w {} must be [N, {}] to match x {}", w.describe(), K, x.describe()));
+  expect(w.dim(1) == K,
+         fmt::format("w {} must be [N, {}] to match x {}", w.describe(), K, x.describe()));
   expect(y.dim(0) == M && y.dim(1) == N, fmt::format("y {} must be [{}, {}]", y.describe(), M, N));
   expect(x.dtype == DType::f32 && y.dtype == DType::f32, "x and y must be f32");
-  expect(w.dtype == DType::f32 || w.dtype == DType::f16, fmt::format("w {} must be f32 or f16", w.describe()));
+  expect(w.dtype == DType::f32 || w.dtype == DType::f16,
+         fmt::format("w {} must be f32 or f16", w.describe()));
   if (args.bias)
     expect(args.bias->dtype == DType::f32 && args.bias->numel() == N,
            fmt::format("bias {} must be f32[{}]", args.bias->describe(), N));
@@ -137,8 +176,7 @@ void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const T
 
   const bool f16 = w.dtype == DType::f16;
   Kernel k = f16 && args.allow_coopmat && coopmat_usable(ctx) ? Kernel::coopmat
-             : use_direct_kernel(ctx, K)                        ? Kernel::direct
-                                                                : Kernel::tiled;
+                                                              : portable_kernel(ctx, x, w);
   record(ctx, rec, k, x, w, y, args);
 }
 

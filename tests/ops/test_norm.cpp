@@ -20,8 +20,9 @@ class NormTest : public OpTest {
   static constexpr double kRtol = 1e-5, kAtol = 3e-6;
 
   void check_layer_norm(Case c, float eps, uint32_t seed) {
-    SCOPED_TRACE(testing::Message() << "layer_norm rows " << c.rows << " cols " << c.cols << " residual "
-                                    << c.residual << " beta " << c.beta << " offset " << c.offset);
+    SCOPED_TRACE(testing::Message()
+                 << "layer_norm rows " << c.rows << " cols " << c.cols << " residual " << c.residual
+                 << " beta " << c.beta << " offset " << c.offset);
     auto xv = random_vector(c.rows * c.cols, seed, -2.f + c.offset, 2.f + c.offset);
     auto rv = c.residual ? random_vector(c.rows * c.cols, seed + 1) : std::vector<float>{};
     auto gv = random_vector(c.cols, seed + 2, 0.5f, 1.5f);
@@ -33,12 +34,14 @@ class NormTest : public OpTest {
     Recorder rec(ctx());
     ops::layer_norm(ctx(), rec, x, c.residual ? &r : nullptr, g, c.beta ? &b : nullptr, y, eps);
     rec.submit_and_wait();
-    EXPECT_TRUE(all_close(download_f32(y), ref_layer_norm(xv, rv, gv, bv, c.rows, c.cols, eps), kRtol, kAtol));
+    EXPECT_TRUE(all_close(download_f32(y), ref_layer_norm(xv, rv, gv, bv, c.rows, c.cols, eps),
+                          kRtol, kAtol));
   }
 
   void check_rms_norm(Case c, float eps, float gamma_offset, uint32_t seed) {
-    SCOPED_TRACE(testing::Message() << "rms_norm rows " << c.rows << " cols " << c.cols << " residual "
-                                    << c.residual << " gamma_offset " << gamma_offset);
+    SCOPED_TRACE(testing::Message()
+                 << "rms_norm rows " << c.rows << " cols " << c.cols << " residual " << c.residual
+                 << " gamma_offset " << gamma_offset);
     auto xv = random_vector(c.rows * c.cols, seed, -2.f + c.offset, 2.f + c.offset);
     auto rv = c.residual ? random_vector(c.rows * c.cols, seed + 1) : std::vector<float>{};
     auto gv = random_vector(c.cols, seed + 2, -0.5f, 1.5f);
@@ -48,15 +51,29 @@ class NormTest : public OpTest {
     Recorder rec(ctx());
     ops::rms_norm(ctx(), rec, x, c.residual ? &r : nullptr, g, y, eps, gamma_offset);
     rec.submit_and_wait();
-    EXPECT_TRUE(
-        all_close(download_f32(y), ref_rms_norm(xv, rv, gv, c.rows, c.cols, eps, gamma_offset), kRtol, kAtol));
+    EXPECT_TRUE(all_close(download_f32(y),
+                          ref_rms_norm(xv, rv, gv, c.rows, c.cols, eps, gamma_offset), kRtol,
+                          kAtol));
   }
 };
 
-const Case kShapes[] = {{1, 1, false, false}, {1, 7, true, true},      {7, 13, false, true},
-                        {13, 127, true, false}, {127, 129, true, true}, {2000, 7, true, true},
-                        {3, 1000, true, true},  {129, 768, true, true}, {17, 1024, false, true},
-                        {9, 4096, true, true}};
+const Case kShapes[] = {
+    {1, 1, false, false},
+    {1, 7, true, true},
+    {7, 13, false, true},
+    {13, 127, true, false},
+    {127, 129, true, true},
+    {2000, 7, true, true},
+    {3, 1000, true, true},
+    {129, 768, true, true},
+    {17, 1024, false, true},
+    {9, 4096, true, true},
+    // cols % 4 == 0: the CPU-driver kernel's vec4 rows (others take the workgroup kernel)
+    {1, 4, true, true},
+    {9, 12, false, true},
+    {33, 36, true, false},
+    {2000, 20, true, true},
+    {1001, 384, true, true}};
 
 TEST_F(NormTest, LayerNormOddShapes) {
   uint32_t seed = 1;
@@ -65,7 +82,7 @@ TEST_F(NormTest, LayerNormOddShapes) {
 
 TEST_F(NormTest, LayerNormLargeMeanAndEps) {
   check_layer_norm({31, 768, true, true, 10.f}, 1e-12f, 500);  // BERT eps 1e-12
-  check_layer_norm({7, 129, false, true, 0.f}, 0.5f, 510);      // a large eps must matter
+  check_layer_norm({7, 129, false, true, 0.f}, 0.5f, 510);     // a large eps must matter
   // A constant row: variance 0, so y = beta exactly (rsqrt(eps) * 0).
   std::vector<float> xv(5 * 64, 3.25f), gv(64, 2.f), bv = random_vector(64, 520);
   Tensor x = upload_f32(xv, {5, 64}), g = upload_f32(gv, {64}), b = upload_f32(bv, {64});
@@ -83,12 +100,15 @@ TEST_F(NormTest, RmsNormOddShapes) {
 
 TEST_F(NormTest, RmsNormGemmaOffsetAndEps) {
   check_rms_norm({13, 1024, true, false}, 1e-6f, 1.f, 2000);  // Gemma: (1 + gamma)
-  check_rms_norm({7, 129, false, false}, 0.5f, 0.f, 2010);     // a large eps must matter
+  check_rms_norm({7, 129, false, false}, 0.5f, 0.f, 2010);    // a large eps must matter
 }
 
 TEST_F(NormTest, MoreRowsThanOneGridDimension) {
   check_layer_norm({70000, 5, true, true}, 1e-5f, 3000);
   check_rms_norm({66000, 3, false, false}, 1e-6f, 0.f, 3010);
+  // the CPU-driver kernel takes 8 rows per workgroup: over 8 * 65535 rows
+  check_layer_norm({530000, 8, true, true}, 1e-5f, 3020);
+  check_rms_norm({530000, 8, true, false}, 1e-6f, 1.f, 3030);
 }
 
 TEST_F(NormTest, BadShapesThrow) {

@@ -26,7 +26,8 @@ class Runtime : public OpTest {
     auto msgs = ctx().validation_messages();
     bool found = false;
     for (auto& m : msgs) found |= m.find(needle) != std::string::npos;
-    EXPECT_TRUE(found) << "no validation message containing '" << needle << "' among " << msgs.size();
+    EXPECT_TRUE(found) << "no validation message containing '" << needle << "' among "
+                       << msgs.size();
     EXPECT_GT(ctx().validation_errors(), 0u);
     ctx().clear_validation_messages();
   }
@@ -35,7 +36,8 @@ class Runtime : public OpTest {
 TEST_F(Runtime, ChainedDispatchesGetBarriersAndCorrectResults) {
   const uint32_t n = 1000;
   Tensor a = upload_f32(random_vector(n, 1), {n});
-  Tensor b = arena().alloc(DType::f32, {n}), c = arena().alloc(DType::f32, {n}), d = arena().alloc(DType::f32, {n});
+  Tensor b = arena().alloc(DType::f32, {n}), c = arena().alloc(DType::f32, {n}),
+         d = arena().alloc(DType::f32, {n});
   Recorder rec(ctx());
   add_one(rec, a, b, n);  // b = a + 1
   add_one(rec, a, d, n);  // independent of the first: no barrier needed
@@ -65,7 +67,8 @@ TEST_F(Runtime, ValidationCatchesBadBinding) {
   Tensor a = upload_f32(random_vector(64, 3), {64});
   Tensor b = arena().alloc(DType::f32, {64});
   Binding bad = out(b);
-  bad.bytes = 1ull << 26;  // 64 MiB: far past the end of the 16 MiB block; the layer must flag the range
+  bad.bytes =
+      1ull << 26;  // 64 MiB: far past the end of the 16 MiB block; the layer must flag the range
   const Pipeline& p = ctx().pipelines().get({"test_copy", 2, 4, {}});
   Recorder rec(ctx());
   Binding bs[2] = {in(a), bad};
@@ -124,7 +127,8 @@ TEST(RuntimeStaging, UploadDownloadThroughStaging) {
   ctx.upload(t, v.data(), v.size() * 4);
   Tensor u = arena.alloc(DType::f32, {5000});
   Recorder rec(ctx);
-  rec.dispatch(ctx.pipelines().get({"test_copy", 2, 4, {}}), {in(t), out(u)}, uint32_t(5000), (5000 + 63) / 64);
+  rec.dispatch(ctx.pipelines().get({"test_copy", 2, 4, {}}), {in(t), out(u)}, uint32_t(5000),
+               (5000 + 63) / 64);
   rec.submit_and_wait();
   std::vector<float> back(5000);
   ctx.download(u, back.data(), back.size() * 4);
@@ -186,7 +190,8 @@ void provoke_hazard_then_destroy_context() {
   auto ctx = std::make_unique<Context>(o);
   {
     Arena arena(*ctx, "fatal");
-    Tensor a = arena.alloc(DType::f32, {64}), b = arena.alloc(DType::f32, {64}), c = arena.alloc(DType::f32, {64});
+    Tensor a = arena.alloc(DType::f32, {64}), b = arena.alloc(DType::f32, {64}),
+           c = arena.alloc(DType::f32, {64});
     const Pipeline& p = ctx->pipelines().get({"test_copy", 2, 4, {}});
     Recorder rec(*ctx);
     rec.insert_barriers = false;  // the hazard the layer reports
@@ -201,7 +206,56 @@ void provoke_hazard_then_destroy_context() {
 
 TEST(RuntimeValidation, FatalModeFailsTheProcess) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(provoke_hazard_then_destroy_context(), ::testing::ExitedWithCode(70), "validation error");
+  EXPECT_EXIT(provoke_hazard_then_destroy_context(), ::testing::ExitedWithCode(70),
+              "validation error");
+}
+
+}  // namespace
+}  // namespace vkcls::test
+
+namespace vkcls::test {
+namespace {
+
+// A submission that outlives the fence timeout is a typed error (VulkanError::timed_out()), not
+// a hang or a crash: the context refuses more work from then on, and what the still-running
+// work uses (command buffer, descriptors, buffers) is destroyed only once the device is idle,
+// which the validation layer (synchronization checks on) would report otherwise.
+TEST(RuntimeTimeout, SubmissionPastTheFenceTimeoutIsATypedError) {
+  ContextOptions o;
+  o.validation = Validation::sync;
+  o.disk_pipeline_cache = false;
+  o.fence_timeout_ms = 1;
+  auto ctx = std::make_unique<Context>(o);
+  {
+    Arena arena(*ctx, "timeout", 16ull << 20);
+    const int64_t M = 1024, N = 1024,
+                  K = 1024;  // 2 GFLOP: at least 50 ms on lavapipe, far over 1 ms
+    Tensor x = arena.alloc(DType::f32, {M, K}), w = arena.alloc(DType::f32, {N, K}),
+           y = arena.alloc(DType::f32, {M, N});
+    Recorder rec(*ctx);
+    rec.fill_zero(x);
+    rec.fill_zero(w);
+    ops::gemm(*ctx, rec, x, w, y);
+    try {
+      rec.submit_and_wait();
+      ADD_FAILURE() << "a 2 GFLOP GEMM finished within 1 ms";
+    } catch (const VulkanError& e) {
+      EXPECT_TRUE(e.timed_out()) << e.what();
+      EXPECT_NE(std::string(e.what()).find("fence_timeout_ms"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(ctx->lost());
+    EXPECT_TRUE(ctx->timed_out());
+    EXPECT_THROW(ops::gemm(*ctx, rec, x, w, y),
+                 VulkanError);  // this recorder's command buffer is still running
+    Recorder other(*ctx);
+    other.fill_zero(y);
+    EXPECT_THROW(other.submit_and_wait(), VulkanError);  // the device is treated as lost
+    std::vector<float> host(4);
+    ctx->upload(x, host.data(), 16);  // lavapipe maps device memory: a memcpy, no submission
+  }  // the arena's buffers and the recorders go now, while the GEMM may still run
+  EXPECT_EQ(ctx->validation_errors(), 0u);
+  for (const auto& m : ctx->validation_messages()) ADD_FAILURE() << "validation: " << m;
+  ctx.reset();  // waits for the device, then destroys what the GEMM used
 }
 
 }  // namespace
