@@ -62,7 +62,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       vkcls::templates::ChatRequest r;
       r.messages = context["messages"];
       if (context.contains("tools")) r.tools = context["tools"];
-      r.add_generation_prompt = context.value("add_generation_prompt", false) == true;
+      // any JSON value: only `true` asks for the prompt (value() would throw on a non-boolean)
+      auto agp = context.find("add_generation_prompt");
+      r.add_generation_prompt = agp != context.end() && agp->is_boolean() && agp->get<bool>();
       if (context.contains("continue")) r.continue_final_message = "content";
       try {
         (void)vkcls::templates::apply_chat_template(t, ojson{{"bos_token", "<s>"}}, r);
