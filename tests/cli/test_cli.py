@@ -9,6 +9,7 @@ tests/data/cli/*.json (the Hugging Face pipelines, made by make_ner_reference.py
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,63 @@ def reference(fixture):
 
 def single_texts(fixture, max_tokens=64):
     return [i for i in reference(fixture)["inputs"] if i["text_pair"] is None and i["text"] and i["num_tokens"] <= max_tokens]
+
+
+
+def safetensors_f32(path, name):
+    """One float32 tensor of a .safetensors file, as a flat list (stdlib only)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        begin, end = header[name]["data_offsets"]
+        f.seek(8 + n + begin)
+        raw = f.read(end - begin)
+    return list(struct.unpack("<%df" % (len(raw) // 4), raw))
+
+
+class DecoderTest(unittest.TestCase):
+    """Decoder LLM folders on the command line with no extra flags (and a converted reranker with
+    vLLM's --hf-overrides), against the transformers references in tests/data/decoders."""
+    DECODERS = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.DECODERS = os.path.join(MODELS, "..", "decoders")
+
+    def folder(self, name):
+        return os.path.join(self.DECODERS, name)
+
+    def test_qwen2_classify_matches_transformers(self):
+        with open(os.path.join(self.folder("qwen2-seqcls"), "reference.json")) as f:
+            ref = json.load(f)
+        inputs = [i for i in ref["inputs"] if i["text"] and i["text_pair"] is None and i["num_tokens"] <= 64]
+        self.assertGreater(len(inputs), 3)
+        stdin = "".join(json.dumps({"text": i["text"]}) + "\n" for i in inputs)
+        _, out, _ = run(["classify", "--model", self.folder("qwen2-seqcls"), "--dtype", "f32", "--quiet"], stdin=stdin,
+                        check_rc=0)
+        tensors = os.path.join(self.folder("qwen2-seqcls"), "reference.safetensors")
+        for g, w in zip(jsonl(out), inputs, strict=True):
+            self.assertEqual(sorted(g), ["index", "label", "num_classes", "probs"])
+            self.assertEqual(g["label"], w["label"])
+            self.assertEqual(g["num_classes"], 2)
+            for a, b in zip(g["probs"], safetensors_f32(tensors, "probs.%d" % w["index"]), strict=True):
+                self.assertAlmostEqual(a, b, delta=1e-4)
+
+    def test_converted_qwen3_reranker_scores(self):
+        with open(os.path.join(self.folder("qwen3-reranker-causallm"), "reference.json")) as f:
+            ref = json.load(f)
+        overrides = json.dumps(ref["conversion"]["hf_overrides"])
+        inputs = [i for i in ref["inputs"] if i["text"] and i["text_pair"] and i["num_tokens"] <= 64]
+        self.assertGreater(len(inputs), 2)
+        stdin = "".join(json.dumps({"text": i["text"], "text_pair": i["text_pair"]}) + "\n" for i in inputs)
+        _, out, _ = run(["score", "--model", self.folder("qwen3-reranker-causallm"), "--hf-overrides", overrides,
+                         "--dtype", "f32", "--quiet"], stdin=stdin, check_rc=0)
+        for g, w in zip(jsonl(out), inputs, strict=True):
+            self.assertAlmostEqual(g["score"], w["score"], delta=1e-4)
+        # without the conversion the CausalLM has no classifier: a model error (exit 2) naming it
+        rc, _, err = run(["score", "--model", self.folder("qwen3-reranker-causallm"), "--quiet", "q", "d"])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("classifier_from_token", err)
 
 
 class HelpTest(unittest.TestCase):

@@ -550,6 +550,35 @@ def test_chat_untrusted(srv):
                  "chat_template_kwargs", "--trust-request-chat-template", "untrusted template in kwargs")
 
 
+def test_decoders(srvs):
+    """A Qwen2 seq-cls decoder via /classify (vLLM's response shape) and the converted
+    Qwen3-Reranker via /score and /rerank, against the transformers references."""
+    srv, rr = srvs
+    ref = json.load(open(os.path.join(srv.model, "reference.json")))
+    inputs = [i for i in ref["inputs"] if i["text"] and i["text_pair"] is None and i["num_tokens"] <= 64][:4]
+    status, body, _ = srv.post("/classify", {"model": "qwen2", "input": [i["text"] for i in inputs]})
+    check(status == 200, f"decoder /classify status {status}: {body}")
+    if status == 200:
+        check(body["object"] == "list" and len(body["data"]) == len(inputs), "decoder /classify: one result per input")
+        for d, w in zip(body["data"], inputs):
+            check(d["label"] == w["label"] and d["num_classes"] == 2 and len(d["probs"]) == 2,
+                  f"decoder /classify: label {d.get('label')} for {w['text'][:30]!r}, want {w['label']}")
+    ref = json.load(open(os.path.join(rr.model, "reference.json")))
+    pairs = [i for i in ref["inputs"] if i["text"] and i["text_pair"] and i["num_tokens"] <= 64][:3]
+    check(len(pairs) >= 2, "the reranker fixture has short pairs")
+    for p in pairs:
+        status, body, _ = rr.post("/score", {"text_1": p["text"], "text_2": p["text_pair"]})
+        check(status == 200, f"converted reranker /score status {status}: {body}")
+        if status == 200:
+            got = body["data"][0]["score"]
+            check(close(got, p["score"], 1e-4), f"/score {got} vs transformers {p['score']}")
+        status, body, _ = rr.post("/rerank", {"query": p["text"], "documents": [p["text_pair"], "bread"]})
+        check(status == 200, f"converted reranker /rerank status {status}: {body}")
+        if status == 200:
+            got = {r["index"]: r["relevance_score"] for r in body["results"]}
+            check(close(got[0], p["score"], 1e-4), f"/rerank score {got[0]} vs transformers {p['score']}")
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -568,10 +597,16 @@ def main():
         servers["ops"] = Server("bert-seqcls", "--max-queue", "1", env={"VKCLS_API_KEY": "sekret"})
         servers["calibrated"] = Server("bert-crossencoder", "--pooler-config", '{"logit_bias": 2.0}')
         servers["chat"] = Server(chat_model_folder(tmp), "--trust-request-chat-template")
+        decoders = os.path.join("..", "decoders")
+        rr = os.path.join(decoders, "qwen3-reranker-causallm")
+        with open(os.path.join(ARGS.models, rr, "reference.json")) as f:
+            overrides = json.dumps(json.load(f)["conversion"]["hf_overrides"])
+        servers["decoders"] = (Server(os.path.join(decoders, "qwen2-seqcls"), "--served-model-name", "qwen2"),
+                               Server(rr, "--hf-overrides", overrides))
         tests = [(test_classify, "seqcls"), (test_concurrency, "seqcls"), (test_slow_client, "seqcls"),
                  (test_access_log, "seqcls"), (test_score, "cross"), (test_embeddings, "embed"),
                  (test_token_classify, "tok"), (test_pooler_config, "calibrated"), (test_chat, "chat"),
-                 (test_chat_untrusted, "seqcls"), (test_ops, "ops")]
+                 (test_chat_untrusted, "seqcls"), (test_ops, "ops"), (test_decoders, "decoders")]
         for fn, name in tests:
             t = time.time()
             try:
@@ -581,10 +616,13 @@ def main():
             print(f"{fn.__name__}: {time.time() - t:.1f}s", file=sys.stderr)
         for name in ["seqcls", "cross", "embed", "tok", "calibrated", "chat"]:
             check(servers[name].stop() == 0, f"{name} server exit code 0 on SIGTERM")
+        for one in servers["decoders"]:
+            check(one.stop() == 0, "decoder server exit code 0 on SIGTERM")
     finally:
         for s in servers.values():
-            if s.proc.poll() is None:
-                s.proc.kill()
+            for one in s if isinstance(s, tuple) else (s,):
+                if one.proc.poll() is None:
+                    one.proc.kill()
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{CHECKS[0]} checks, {len(FAILURES)} failed, {time.time() - t0:.1f}s", file=sys.stderr)
     return 1 if FAILURES else 0
