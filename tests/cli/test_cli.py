@@ -98,6 +98,20 @@ class DecoderTest(unittest.TestCase):
             for a, b in zip(g["probs"], safetensors_f32(tensors, "probs.%d" % w["index"]), strict=True):
                 self.assertAlmostEqual(a, b, delta=1e-4)
 
+    def test_info_says_what_runs(self):
+        _, out, _ = run(["info", "--json", "--model", self.folder("qwen2-seqcls")], check_rc=0)
+        info = json.loads(out)
+        self.assertEqual(info["architecture"], "Qwen2ForSequenceClassification")
+        self.assertEqual(info["pooling"]["sequence"], "LAST")
+        self.assertEqual((info["activation"], info["labels"]), ("softmax", ["LABEL_0", "LABEL_1"]))
+        self.assertIn("classify", info["tasks"])
+        self.assertGreater(info["weight_bytes"], 0)
+        _, out, _ = run(["info", "--model", self.folder("qwen2-seqcls")], check_rc=0)
+        self.assertIn("Qwen2ForSequenceClassification", out)
+        rc, _, err = run(["info", "--model", self.folder("qwen3-reranker-causallm")])
+        self.assertEqual(rc, 2)
+        self.assertIn("classifier_from_token", err)
+
     def test_converted_qwen3_reranker_scores(self):
         with open(os.path.join(self.folder("qwen3-reranker-causallm"), "reference.json")) as f:
             ref = json.load(f)
