@@ -159,7 +159,7 @@ std::shared_ptr<PendingRequest> EngineImpl::prepare(Request&& r, std::optional<H
                             info.architecture.empty() ? info.model_type : info.architecture,
                             task_name(r.task), fmt::join(info.tasks, ", ")),
                 "task");
-  parts_.frontend->check_params(r.params);
+  parts_.frontend->check_params(r.task, r.params);
   check_output_params(r.task, r.params, parts_.output);
 
   auto p = std::make_shared<PendingRequest>();

@@ -31,6 +31,27 @@ struct DeviceState {
   std::unique_ptr<ModelRunner> runner;
 };
 
+// The device memory the weights will take in `dt` (norm and bias vectors stay f32; they are a
+// rounding error here), checked before anything is allocated. lm_head.weight is left out: a
+// converted *ForCausalLM keeps only the rows of its classifier tokens.
+void check_weights_fit(const WeightStore& store, DType dt, const Context& ctx,
+                       const std::string& model_dir) {
+  uint64_t need = 0;
+  for (const std::string& name : store.names())
+    if (name != "lm_head.weight") need += uint64_t(store.get(name).numel()) * dtype_size(dt);
+  // VKCLS_DEVICE_MEMORY_BYTES: pretend the device has this much (tests; lavapipe's heap is the
+  // host's memory)
+  uint64_t have = ctx.info().device_local_bytes;
+  if (long fake = env_int("VKCLS_DEVICE_MEMORY_BYTES", 0); fake > 0) have = uint64_t(fake);
+  if (have > 0 && need > have)
+    throw Error(
+        ErrorKind::out_of_memory,
+        fmt::format("model '{}' does not fit device '{}': its weights need {:.1f} MiB as "
+                    "{}, the device has {:.1f} MiB of device memory{}",
+                    model_dir, ctx.info().name, need / 1048576.0, dtype_name(dt), have / 1048576.0,
+                    dt == DType::f32 && ctx.fp16_enabled() ? " (--dtype f16 halves it)" : ""));
+}
+
 DType choose_dtype(const Context& ctx, const std::string& want) {
   if (want == "f32") return DType::f32;
   if (want == "f16") {
@@ -113,6 +134,7 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   }
   Context& ctx = *dev->ctx;
   const DType dt = choose_dtype(ctx, o.dtype);
+  check_weights_fit(*dev->store, dt, ctx, o.model_dir);
   try {
     // classifier_from_token names vocabulary strings: the tokenizer resolves them (loaded on
     // demand)

@@ -24,7 +24,22 @@ void drop_repeated_bos(Sequence& s) {
 
 }  // namespace
 
-void FrontEnd::check_params(const RequestParams& p) const {
+void FrontEnd::check_params(Task task, const RequestParams& p) const {
+  const std::pair<const char*, bool> template_fields[] = {
+      {"instruction", p.instruction.has_value()},
+      {"chat_template_kwargs", !p.chat_template_kwargs_json.empty()}};
+  for (auto [field, given] : template_fields) {
+    if (!given) continue;
+    if (task != Task::score)
+      throw invalid(
+          fmt::format("{}: only score requests take it (score template variables)", field), field);
+    if (!score_template_)
+      throw invalid(
+          fmt::format("{}: this server has no score template to pass it to (start it "
+                      "with --chat-template FILE, e.g. assets/templates/qwen3_reranker.jinja)",
+                      field),
+          field);
+  }
   if (p.truncation_side != "right" && p.truncation_side != "left")
     throw invalid(fmt::format("truncation_side: '{}' is not 'left' or 'right'", p.truncation_side),
                   "truncation_side");
@@ -107,8 +122,10 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
       return out;
     }
     const char* field = task == Task::score ? "text_pair" : "input";
-    // converted LLM rerankers score query + document as one text (vLLM's rule)
-    const bool join = !in.chat && in.text_pair && limits_.pair_as_one_text;
+    // a score template renders the pair as one text; without one, converted LLM rerankers
+    // score query + document as one text (vLLM's rule) and cross-encoders take a text pair
+    const bool templated = task == Task::score && !in.chat && in.text_pair && score_template_;
+    const bool join = !in.chat && !templated && in.text_pair && limits_.pair_as_one_text;
     std::string joined;
     if (in.chat) {
       if (!in.text.empty() || in.text_pair || in.token_ids)
@@ -121,11 +138,15 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
       if (out.rendered.empty())
         throw invalid("messages: the chat template rendered an empty text", "messages");
       field = "messages";
+    } else if (templated) {
+      out.rendered = render_score(in.text, *in.text_pair, p);
+      if (out.rendered.empty())
+        throw invalid("text_pair: the score template rendered an empty text", "text_pair");
     } else {
       if (join) joined = in.text + *in.text_pair;
       if ((join ? joined : in.text).empty()) throw invalid("text: input is empty", "input");
     }
-    const std::string& text = in.chat ? out.rendered : join ? joined : in.text;
+    const std::string& text = in.chat || templated ? out.rendered : join ? joined : in.text;
     const bool specials = in.chat ? in.chat->add_special_tokens : p.add_special_tokens;
     // max_length 0 = off; a null pointer would apply tokenizer.json's own "truncation"
     // block, which vLLM ignores (truncation is per request).
@@ -143,13 +164,14 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
             "stride");
       tp.stride = size_t(p.stride);
     }
-    Encoding e = in.text_pair && !join ? tok_->encode_pair(text, *in.text_pair, specials, &tp)
-                                       : tok_->encode(text, specials, &tp);
+    Encoding e = in.text_pair && !join && !templated
+                     ? tok_->encode_pair(text, *in.text_pair, specials, &tp)
+                     : tok_->encode(text, specials, &tp);
     std::vector<Encoding> extra = p.stride > 0 ? std::move(e.overflowing) : std::vector<Encoding>{};
     e.overflowing.clear();
     out.windows.push_back(from_encoding(std::move(e)));
     for (Encoding& w : extra) out.windows.push_back(from_encoding(std::move(w)));
-    if (in.chat && specials)
+    if ((in.chat || templated) && specials)
       for (Sequence& s : out.windows) drop_repeated_bos(s);
     for (const Sequence& s : out.windows) check_sequence(s, field);
   } catch (const Error& e) {

@@ -61,8 +61,9 @@ class FrontEnd {
   ~FrontEnd();
 
   PreparedInput prepare(Task task, const TextInput& input, const RequestParams& params) const;
-  // Request-level checks of truncation parameters (throws Error(invalid_input) naming the field).
-  void check_params(const RequestParams& params) const;
+  // Request-level checks of truncation and score-template parameters (throws
+  // Error(invalid_input) naming the field).
+  void check_params(Task task, const RequestParams& params) const;
 
   // A chat input as its template renders it (transformers' apply_chat_template with
   // tokenize=False). Throws Error(invalid_input) naming the cause: no template, a malformed
@@ -70,6 +71,12 @@ class FrontEnd {
   // raise_exception (its message verbatim), a render error or limit.
   std::string render_chat(const ChatInput& chat) const;
   bool has_chat_template() const;
+  // A (query, document) pair as the score template renders it: vLLM applies a template to
+  // score pairs only when one was given (--chat-template), never the folder's own, which many
+  // rerankers inherit unchanged from their base LLM.
+  std::string render_score(const std::string& query, const std::string& document,
+                           const RequestParams& params) const;
+  bool has_score_template() const { return score_template_; }
 
   TokenizeResult tokenize(const std::string& text, bool add_special_tokens) const;
   std::string detokenize(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
@@ -86,6 +93,7 @@ class FrontEnd {
   std::unique_ptr<TokenStrings> strings_;
   std::unique_ptr<templates::ChatTemplates> chat_;
   std::string chat_load_error_;  // why the folder's chat template did not load
+  bool score_template_ = false;  // chat_template was given: score pairs are rendered with it
 };
 
 }  // namespace vkcls

@@ -70,6 +70,7 @@ FrontEnd::FrontEnd(const std::string& model_dir, const FrontEndLimits& limits,
     chat_load_error_ = fmt::format("chat_template: the model's chat template: {}", e.what());
   }
   if (chat_template) {
+    score_template_ = true;
     try {
       chat_ = std::make_unique<templates::ChatTemplates>(
           templates::ChatTemplates::from_sources({{"default", *chat_template}}, special_tokens));
@@ -118,6 +119,21 @@ std::string FrontEnd::render_chat(const ChatInput& chat) const {
   } catch (const templates::TemplateLimitError& e) {
     throw invalid(fmt::format("messages: the chat template stopped: {}", e.what()), "messages");
   }
+}
+
+std::string FrontEnd::render_score(const std::string& query, const std::string& document,
+                                   const RequestParams& p) const {
+  ChatInput chat;
+  chat.messages = {{"query", query}, {"document", document}};
+  ojson kwargs = ojson::object();
+  if (!p.chat_template_kwargs_json.empty()) {
+    kwargs = parse_json(p.chat_template_kwargs_json, "chat_template_kwargs");
+    if (!kwargs.is_object())
+      throw invalid("chat_template_kwargs: expected a JSON object", "chat_template_kwargs");
+  }
+  if (p.instruction) kwargs["instruction"] = *p.instruction;
+  if (!kwargs.empty()) chat.chat_template_kwargs_json = kwargs.dump();
+  return render_chat(chat);
 }
 
 }  // namespace vkcls

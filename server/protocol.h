@@ -80,6 +80,8 @@ struct EmbeddingRequest {
   EncodingFormat encoding;
 };
 
+// /score and /rerank: `instruction` and `chat_template_kwargs` (variables of the score template,
+// vkcls serve --chat-template) land in common.params.
 struct ScoreRequest {
   Common common;
   std::string first_name, second_name;  // which spelling the client used (for messages)

@@ -27,10 +27,12 @@ int cmd_score(int argc, char** argv) {
   add_common_options(args);
   args.option("query", "", "score every input text as a document against this query");
   args.option("top-n", "0", "rerank: keep the N best documents (0: all)");
+  add_score_template_options(args);
   if (!args.parse(argc, argv)) return 2;
   if (args.help_requested()) return std::fputs(args.help().c_str(), stdout), 0;
 
   CommonOptions o = read_common_options(args, "score");
+  read_score_template_options(args, o.engine, o.request);
   long top_n = args.get_int("top-n");
   if (top_n < 0) throw std::invalid_argument(fmt::format("--top-n must be >= 0, got {}", top_n));
   std::optional<std::string> query;

@@ -44,7 +44,7 @@ int cmd_serve(int argc, char** argv) {
   args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
   args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
   add_model_options(args);
-  add_chat_options(args, false);
+  add_chat_options(args, false);  // also the score template of /score and /rerank
   args.flag("trust-request-chat-template",
             "accept a \"chat_template\" in /classify and /pooling requests with \"messages\" "
             "(refused by default, as vLLM does)");

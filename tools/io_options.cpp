@@ -70,8 +70,9 @@ void add_model_options(Args& args) {
 
 void add_chat_options(Args& args, bool kwargs) {
   args.option("chat-template", "",
-              "a Jinja chat template file for {\"messages\": [...]} inputs instead of the model's "
-              "(tokenizer_config.json chat_template, chat_template.jinja)");
+              "a Jinja chat template (file, or the template itself) for {\"messages\": [...]} "
+              "inputs instead of the model's (tokenizer_config.json chat_template, "
+              "chat_template.jinja)");
   if (kwargs)
     args.option("chat-template-kwargs", "",
                 "JSON object of extra chat template variables for every {\"messages\"} line "
@@ -79,28 +80,60 @@ void add_chat_options(Args& args, bool kwargs) {
                 "wins)");
 }
 
-void read_chat_options(const Args& args, EngineOptions& e, ChatInput* defaults) {
-  if (std::string file = args.get("chat-template"); !file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw std::invalid_argument(fmt::format("--chat-template: cannot read '{}'", file));
+void add_score_template_options(Args& args) {
+  args.option("chat-template", "",
+              "a Jinja score template (file, or the template itself) rendering each pair as "
+              "[{\"role\": \"query\"}, {\"role\": \"document\"}], as vLLM's --chat-template "
+              "(e.g. assets/templates/qwen3_reranker.jinja)");
+  args.option("chat-template-kwargs", "",
+              "JSON object of extra score template variables (e.g. '{\"instruction\": \"...\"}')");
+  args.option("instruction", "", "the score template's `instruction` variable (Qwen3-Reranker)");
+}
+
+namespace {
+
+// vLLM's rule for --chat-template: a file when one is there, else the value itself when it
+// looks like a template (has '{', '}' or a newline), else an error naming the path.
+std::string read_template_arg(const std::string& value) {
+  std::ifstream in(value, std::ios::binary);
+  if (in) {
     std::ostringstream ss;
     ss << in.rdbuf();
-    e.chat_template = ss.str();
+    return ss.str();
   }
+  if (value.find_first_of("{}\n") != std::string::npos) return value;
+  throw std::invalid_argument(fmt::format(
+      "--chat-template: cannot read '{}' (not a file, and not a template either)", value));
+}
+
+std::string read_kwargs_arg(const std::string& kw) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(kw);
+  } catch (const nlohmann::json::exception& err) {
+    throw std::invalid_argument(
+        fmt::format("--chat-template-kwargs: not valid JSON ({})", err.what()));
+  }
+  if (!j.is_object())
+    throw std::invalid_argument(
+        fmt::format("--chat-template-kwargs: expected a JSON object, got {}", j.type_name()));
+  return kw;
+}
+
+}  // namespace
+
+void read_chat_options(const Args& args, EngineOptions& e, ChatInput* defaults) {
+  if (std::string t = args.get("chat-template"); !t.empty()) e.chat_template = read_template_arg(t);
   if (!defaults) return;
-  if (std::string kw = args.get("chat-template-kwargs"); !kw.empty()) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(kw);
-    } catch (const nlohmann::json::exception& err) {
-      throw std::invalid_argument(
-          fmt::format("--chat-template-kwargs: not valid JSON ({})", err.what()));
-    }
-    if (!j.is_object())
-      throw std::invalid_argument(
-          fmt::format("--chat-template-kwargs: expected a JSON object, got {}", j.type_name()));
-    defaults->chat_template_kwargs_json = kw;
-  }
+  if (std::string kw = args.get("chat-template-kwargs"); !kw.empty())
+    defaults->chat_template_kwargs_json = read_kwargs_arg(kw);
+}
+
+void read_score_template_options(const Args& args, EngineOptions& e, RequestParams& p) {
+  if (std::string t = args.get("chat-template"); !t.empty()) e.chat_template = read_template_arg(t);
+  if (std::string kw = args.get("chat-template-kwargs"); !kw.empty())
+    p.chat_template_kwargs_json = read_kwargs_arg(kw);
+  if (args.has("instruction")) p.instruction = args.get("instruction");
 }
 
 void read_model_options(const Args& args, EngineOptions& e) {

@@ -38,6 +38,10 @@ CommonOptions read_common_options(const Args& args, const std::string& command);
 // kwargs are a JSON object (std::invalid_argument naming the option otherwise).
 void add_chat_options(Args& args, bool kwargs);
 void read_chat_options(const Args& args, EngineOptions& engine, ChatInput* defaults);
+// vkcls score: --chat-template (a score template: engine.chat_template), --chat-template-kwargs
+// and --instruction (its variables, request.chat_template_kwargs_json / instruction).
+void add_score_template_options(Args& args);
+void read_score_template_options(const Args& args, EngineOptions& engine, RequestParams& request);
 
 // --model's default: $VKCLS_DEFAULT_MODEL, else the first folder (by name) under the
 // assets/models/ found walking up from the vkcls binary; throws with what to pass when none.

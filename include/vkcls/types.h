@@ -119,6 +119,12 @@ struct RequestParams {
   std::optional<Aggregation> aggregation;
   std::vector<std::string> ignore_labels = {"O"};
   int64_t stride = 0;
+  // score with a score template (EngineOptions::chat_template renders each pair as
+  // [{"role": "query"}, {"role": "document"}], vLLM's CrossEncoderIOProcessor): extra template
+  // variables (a JSON object) and `instruction`, the variable of that name (Qwen3-Reranker's
+  // template reads it). Either one without a score template is Error(invalid_input).
+  std::string chat_template_kwargs_json;
+  std::optional<std::string> instruction;
 };
 
 struct LabelScore {

@@ -29,8 +29,8 @@ COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-o
 OWN = {"classify": ["top-k", "chat-template", "chat-template-kwargs"],
        "token-classify": ["aggregation", "ignore-labels", "raw", "stride", "chat-template", "chat-template-kwargs"],
        "ner": ["aggregation", "ignore-labels", "raw", "stride", "chat-template", "chat-template-kwargs"],
-       "score": ["query", "top-n"],
-       "rerank": ["query", "top-n"], "embed": ["normalize", "no-normalize", "dimensions"]}
+       "score": ["query", "top-n", "chat-template", "chat-template-kwargs", "instruction"],
+       "rerank": ["query", "top-n", "chat-template", "chat-template-kwargs", "instruction"], "embed": ["normalize", "no-normalize", "dimensions"]}
 
 
 def model(name):
@@ -127,6 +127,39 @@ class DecoderTest(unittest.TestCase):
         rc, _, err = run(["score", "--model", self.folder("qwen3-reranker-causallm"), "--quiet", "q", "d"])
         self.assertNotEqual(rc, 0)
         self.assertIn("classifier_from_token", err)
+
+    def test_score_template_with_instruction(self):
+        """vkcls score --chat-template (vLLM's qwen3_reranker.jinja) --instruction, against
+        transformers on the rendered prompt (tests/engine/chat/end_to_end.json)."""
+        root = os.path.join(HERE, "..", "..")
+        with open(os.path.join(root, "tests", "engine", "chat", "end_to_end.json"), encoding="utf-8") as f:
+            cases = [c for c in json.load(f)["score"] if c["model"] == "decoders/qwen3-reranker-causallm"]
+        with_instruction = [c for c in cases if "instruction" in c["chat_template_kwargs"]]
+        self.assertEqual(len(with_instruction), 3)
+        base = ["score", "--model", self.folder("qwen3-reranker-causallm"), "--dtype", "f32", "--quiet",
+                "--hf-overrides", json.dumps(cases[0]["hf_overrides"]),
+                "--chat-template", os.path.join(root, cases[0]["template"])]
+        stdin = "".join(json.dumps({"text": c["query"], "text_pair": c["document"]}, ensure_ascii=False) + "\n"
+                        for c in with_instruction)
+        _, out, _ = run(base + ["--instruction", with_instruction[0]["chat_template_kwargs"]["instruction"]],
+                        stdin=stdin, check_rc=0)
+        for g, w in zip(jsonl(out), with_instruction, strict=True):
+            self.assertAlmostEqual(g["score"], w["score"], delta=2e-4)
+        # the same through --chat-template-kwargs, as a rerank (QUERY DOC...) sorted by score
+        kwargs = json.dumps(with_instruction[0]["chat_template_kwargs"])
+        _, out, _ = run(base + ["--chat-template-kwargs", kwargs, with_instruction[0]["query"]]
+                        + [c["document"] for c in with_instruction], check_rc=0)
+        results = jsonl(out)[0]["results"]
+        for r in results:
+            self.assertAlmostEqual(r["relevance_score"], with_instruction[r["index"]]["score"], delta=2e-4)
+        self.assertEqual([r["index"] for r in results],
+                         sorted(range(3), key=lambda i: -with_instruction[i]["score"]))
+        # an inline template (vLLM reads --chat-template as the template when it is not a file)
+        _, out, _ = run(base[:-1] + ["{{ messages[0].content }}|{{ messages[1].content }}", "q", "d"], check_rc=0)
+        self.assertEqual(len(jsonl(out)[0]["results"]), 1)
+        rc, _, err = run(base[:-1] + ["no/such/template.jinja", "q", "d"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--chat-template", err)
 
 
 class HelpTest(unittest.TestCase):

@@ -160,4 +160,27 @@ TEST(ErrorsModel, MissingFolderAndBadOptions) {
 }
 
 }  // namespace
+
+// A model larger than the device's memory is refused at open, before its weights are uploaded,
+// with both numbers (VKCLS_DEVICE_MEMORY_BYTES stands in for a small GPU: lavapipe's heap is
+// the host's memory).
+TEST(ErrorsModel, ModelLargerThanDeviceMemoryNamesBothSizes) {
+  const std::string dir = (kModels / "bert-seqcls").string();
+  setenv("VKCLS_DEVICE_MEMORY_BYTES", "65536", 1);
+  try {
+    Engine::open({.model_dir = dir, .dtype = "f32"});
+    unsetenv("VKCLS_DEVICE_MEMORY_BYTES");
+    FAIL() << "a model over the device's memory was opened";
+  } catch (const Error& e) {
+    unsetenv("VKCLS_DEVICE_MEMORY_BYTES");
+    EXPECT_EQ(e.kind(), ErrorKind::out_of_memory);
+    EXPECT_TRUE(contains(e.what(), "does not fit") &&
+                contains(e.what(), "0.1 MiB of device memory") && contains(e.what(), "as f32"))
+        << e.what();
+  }
+  // the same folder opens on the real device, and its weights are what the check counted
+  auto engine = Engine::open({.model_dir = dir, .dtype = "f32"});
+  EXPECT_GT(engine->info().weight_bytes, 65536u);
+}
+
 }  // namespace vkcls::test
