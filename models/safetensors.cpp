@@ -2,20 +2,20 @@
 #include "models/safetensors.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <utility>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "models/torch_checkpoint.h"
 #include "runtime/half.h"
@@ -38,14 +38,14 @@ struct DTypeInfo {
 
 // Every dtype the safetensors spec defines; an unknown name is an error.
 constexpr DTypeInfo kDTypes[] = {
-    {"F32", WeightDType::f32, 4},        {"F16", WeightDType::f16, 2},
-    {"BF16", WeightDType::bf16, 2},      {"I64", WeightDType::i64, 8},
-    {"I32", WeightDType::i32, 4},        {"F64", WeightDType::other, 8},
-    {"I16", WeightDType::other, 2},      {"I8", WeightDType::other, 1},
-    {"U64", WeightDType::other, 8},      {"U32", WeightDType::other, 4},
-    {"U16", WeightDType::other, 2},      {"U8", WeightDType::other, 1},
-    {"BOOL", WeightDType::other, 1},     {"F8_E4M3", WeightDType::other, 1},
-    {"F8_E5M2", WeightDType::other, 1},  {"F8_E8M0", WeightDType::other, 1},
+    {"F32", WeightDType::f32, 4},       {"F16", WeightDType::f16, 2},
+    {"BF16", WeightDType::bf16, 2},     {"I64", WeightDType::i64, 8},
+    {"I32", WeightDType::i32, 4},       {"F64", WeightDType::other, 8},
+    {"I16", WeightDType::other, 2},     {"I8", WeightDType::other, 1},
+    {"U64", WeightDType::other, 8},     {"U32", WeightDType::other, 4},
+    {"U16", WeightDType::other, 2},     {"U8", WeightDType::other, 1},
+    {"BOOL", WeightDType::other, 1},    {"F8_E4M3", WeightDType::other, 1},
+    {"F8_E5M2", WeightDType::other, 1}, {"F8_E8M0", WeightDType::other, 1},
 };
 
 const DTypeInfo* find_dtype(const std::string& name) {
@@ -54,18 +54,26 @@ const DTypeInfo* find_dtype(const std::string& name) {
   return nullptr;
 }
 
-std::string shape_str(const std::vector<int64_t>& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+std::string shape_str(const std::vector<int64_t>& s) {
+  return fmt::format("[{}]", fmt::join(s, ", "));
+}
 
 }  // namespace
 
 const char* weight_dtype_name(WeightDType d) {
   switch (d) {
-    case WeightDType::f32: return "F32";
-    case WeightDType::f16: return "F16";
-    case WeightDType::bf16: return "BF16";
-    case WeightDType::i64: return "I64";
-    case WeightDType::i32: return "I32";
-    case WeightDType::other: return "other";
+    case WeightDType::f32:
+      return "F32";
+    case WeightDType::f16:
+      return "F16";
+    case WeightDType::bf16:
+      return "BF16";
+    case WeightDType::i64:
+      return "I64";
+    case WeightDType::i32:
+      return "I32";
+    case WeightDType::other:
+      return "other";
   }
   return "?";
 }
@@ -83,7 +91,7 @@ int64_t WeightView::numel() const {
 MappedFile MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw SafetensorsError(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     throw SafetensorsError(fmt::format("{} is not a regular file", path));
@@ -96,7 +104,8 @@ MappedFile MappedFile::open(const std::string& path) {
     if (p == MAP_FAILED) {
       int err = errno;
       ::close(fd);
-      throw SafetensorsError(fmt::format("cannot mmap {} ({} bytes): {}", path, m.size_, std::strerror(err)));
+      throw SafetensorsError(
+          fmt::format("cannot mmap {} ({} bytes): {}", path, m.size_, std::strerror(err)));
     }
     m.data_ = static_cast<const uint8_t*>(p);
   }
@@ -105,7 +114,9 @@ MappedFile MappedFile::open(const std::string& path) {
 }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), path_(std::move(o.path_)) {}
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      path_(std::move(o.path_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
   if (this != &o) {
@@ -125,16 +136,20 @@ MappedFile::~MappedFile() {
 // Parsing one file
 // ---------------------------------------------------------------------------
 
-std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, const std::string& file) {
+std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size,
+                                          const std::string& file) {
   auto fail = [&](const std::string& what) -> SafetensorsError {
     return SafetensorsError(fmt::format("invalid safetensors file {}: {}", file, what));
   };
 
   // [u64 N][N bytes JSON][data]
-  if (size < 8) throw fail(fmt::format("file is {} bytes, too short for the 8-byte header length", size));
+  if (size < 8)
+    throw fail(fmt::format("file is {} bytes, too short for the 8-byte header length", size));
   uint64_t n = 0;
   for (int i = 7; i >= 0; i--) n = n << 8 | bytes[i];
-  if (n > size - 8) throw fail(fmt::format("header length {} exceeds the {} bytes after the length field", n, size - 8));
+  if (n > size - 8)
+    throw fail(
+        fmt::format("header length {} exceeds the {} bytes after the length field", n, size - 8));
   if (n < 2) throw fail(fmt::format("header length {} is too small for a JSON object", n));
   const char* hbeg = reinterpret_cast<const char*>(bytes + 8);
   json header;
@@ -149,13 +164,16 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
   const uint64_t data_size = size - 8 - n;
 
   std::vector<WeightView> views;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // [begin, end) per view, for the overlap check
+  std::vector<std::pair<uint64_t, uint64_t>>
+      ranges;  // [begin, end) per view, for the overlap check
   for (const auto& item : header.items()) {
     // Not a structured binding: clang < 16 cannot capture one in the lambda below (fuzz builds).
     const std::string& name = item.key();
     const json& t = item.value();
     if (name == "__metadata__") continue;  // free-form string map; not needed
-    auto bad = [&](const std::string& what) { return fail(fmt::format("tensor '{}': {}", name, what)); };
+    auto bad = [&](const std::string& what) {
+      return fail(fmt::format("tensor '{}': {}", name, what));
+    };
     if (!t.is_object()) throw bad("entry is not an object");
 
     auto dt = t.find("dtype");
@@ -168,7 +186,8 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
     std::vector<int64_t> shape;
     uint64_t numel = 1;
     for (const auto& d : *sh) {
-      if (!d.is_number_unsigned()) throw bad(fmt::format("shape entry {} is not a non-negative integer", d.dump()));
+      if (!d.is_number_unsigned())
+        throw bad(fmt::format("shape entry {} is not a non-negative integer", d.dump()));
       uint64_t v = d.get<uint64_t>();
       if (v > uint64_t(INT64_MAX) || __builtin_mul_overflow(numel, v, &numel))
         throw bad(fmt::format("shape {} overflows", sh->dump()));
@@ -185,12 +204,14 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
     uint64_t b = (*off)[0].get<uint64_t>(), e = (*off)[1].get<uint64_t>();
     if (b > e) throw bad(fmt::format("data_offsets [{}, {}] has begin after end", b, e));
     if (e > data_size)
-      throw bad(fmt::format("data_offsets [{}, {}] run past the end of the data section ({} bytes)", b, e, data_size));
+      throw bad(fmt::format("data_offsets [{}, {}] run past the end of the data section ({} bytes)",
+                            b, e, data_size));
     if (e - b != nbytes)
-      throw bad(fmt::format("data_offsets [{}, {}] hold {} bytes, but dtype {} x shape {} needs {}", b, e, e - b,
-                            info->name, shape_str(shape), nbytes));
+      throw bad(fmt::format("data_offsets [{}, {}] hold {} bytes, but dtype {} x shape {} needs {}",
+                            b, e, e - b, info->name, shape_str(shape), nbytes));
 
-    views.push_back(WeightView{name, info->dtype, std::move(shape), data + b, size_t(nbytes), file, info->name});
+    views.push_back(WeightView{name, info->dtype, std::move(shape), data + b, size_t(nbytes), file,
+                               info->name});
     ranges.push_back({b, e});
   }
 
@@ -204,8 +225,9 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size, con
     auto [b, e] = ranges[i];
     if (b == e) continue;
     if (b < reach)
-      throw fail(fmt::format("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", views[reach_by].name,
-                             ranges[reach_by].first, ranges[reach_by].second, views[i].name, b, e));
+      throw fail(fmt::format("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap",
+                             views[reach_by].name, ranges[reach_by].first, ranges[reach_by].second,
+                             views[i].name, b, e));
     reach = e;
     reach_by = i;
   }
@@ -344,16 +366,21 @@ const WeightView& WeightStore::get(const std::string& name) const {
     parts.push_back(name.substr(b, e - b));
   }
   std::vector<std::string> similar;
-  for (size_t k = parts.size(); k-- > 1 && similar.empty();) {  // suffix of k components, longest first
+  for (size_t k = parts.size();
+       k-- > 1 && similar.empty();) {  // suffix of k components, longest first
     std::string suffix;
-    for (size_t i = parts.size() - k; i < parts.size(); i++) suffix += (suffix.empty() ? "" : ".") + parts[i];
+    for (size_t i = parts.size() - k; i < parts.size(); i++)
+      suffix += (suffix.empty() ? "" : ".") + parts[i];
     for (const auto& [n, v] : views_) {
-      bool match = n == suffix || (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-                                   n[n.size() - suffix.size() - 1] == '.');
+      bool match =
+          n == suffix || (n.size() > suffix.size() &&
+                          n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                          n[n.size() - suffix.size() - 1] == '.');
       if (match) similar.push_back(n);
     }
   }
-  std::string msg = fmt::format("tensor '{}' not found in {} ({} tensors)", name, source_, views_.size());
+  std::string msg =
+      fmt::format("tensor '{}' not found in {} ({} tensors)", name, source_, views_.size());
   if (!similar.empty()) {
     if (similar.size() > 8) similar.resize(8);
     msg += fmt::format("; similar names: {}", fmt::join(similar, ", "));
@@ -361,13 +388,15 @@ const WeightView& WeightStore::get(const std::string& name) const {
   throw SafetensorsError(msg);
 }
 
-const WeightView& WeightStore::get(const std::string& name, const std::vector<int64_t>& expected) const {
+const WeightView& WeightStore::get(const std::string& name,
+                                   const std::vector<int64_t>& expected) const {
   const WeightView& v = get(name);
   bool ok = v.shape.size() == expected.size();
-  for (size_t i = 0; ok && i < expected.size(); i++) ok = expected[i] < 0 || expected[i] == v.shape[i];
+  for (size_t i = 0; ok && i < expected.size(); i++)
+    ok = expected[i] < 0 || expected[i] == v.shape[i];
   if (!ok)
-    throw SafetensorsError(fmt::format("tensor {} has shape {}, expected {} (in {})", name, shape_str(v.shape),
-                                       shape_str(expected), v.file));
+    throw SafetensorsError(fmt::format("tensor {} has shape {}, expected {} (in {})", name,
+                                       shape_str(v.shape), shape_str(expected), v.file));
   return v;
 }
 
@@ -381,8 +410,8 @@ T load(const uint8_t* p) {  // unaligned read (little-endian host)
 }
 
 SafetensorsError not_float(const WeightView& v) {
-  return SafetensorsError(
-      fmt::format("tensor {} has dtype {}, expected F32, F16 or BF16 (in {})", v.name, v.dtype_name, v.file));
+  return SafetensorsError(fmt::format("tensor {} has dtype {}, expected F32, F16 or BF16 (in {})",
+                                      v.name, v.dtype_name, v.file));
 }
 
 }  // namespace
@@ -401,8 +430,19 @@ std::vector<float> WeightStore::to_f32(const std::string& name) const {
     case WeightDType::bf16:
       for (size_t i = 0; i < n; i++) out[i] = bf16_to_float(load<uint16_t>(v.data + 2 * i));
       break;
-    default: throw not_float(v);
+    default:
+      throw not_float(v);
   }
+  // A NaN or inf in a weight poisons every output (and some kernels' max() hide it behind
+  // confident, identical answers): refuse the checkpoint at load, naming the tensor.
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!std::isfinite(out[i]) && bad++ == 0) first = i;
+  if (bad)
+    throw SafetensorsError(fmt::format(
+        "{}: tensor '{}' has {} non-finite value{} (NaN or inf; the first at element {}): the "
+        "checkpoint is corrupt",
+        v.file, name, bad, bad == 1 ? "" : "s", first));
   return out;
 }
 
@@ -418,9 +458,11 @@ std::vector<uint16_t> WeightStore::to_f16(const std::string& name) const {
       for (size_t i = 0; i < n; i++) out[i] = float_to_half(load<float>(v.data + 4 * i));
       break;
     case WeightDType::bf16:  // bf16 -> float is exact, so this rounds once
-      for (size_t i = 0; i < n; i++) out[i] = float_to_half(bf16_to_float(load<uint16_t>(v.data + 2 * i)));
+      for (size_t i = 0; i < n; i++)
+        out[i] = float_to_half(bf16_to_float(load<uint16_t>(v.data + 2 * i)));
       break;
-    default: throw not_float(v);
+    default:
+      throw not_float(v);
   }
   return out;
 }

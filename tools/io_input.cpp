@@ -54,9 +54,12 @@ InputReader::InputReader(const CommonOptions& o, const std::vector<std::string>&
     in_ = &std::cin;
     std::ios::sync_with_stdio(false);
   } else {
+    struct stat st;
+    if (stat(o.input.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      throw std::invalid_argument(
+          fmt::format("--input: '{}' is a directory, not a file of inputs", o.input));
     auto f = std::make_unique<std::ifstream>(o.input, std::ios::binary);
     if (!*f) throw std::invalid_argument(fmt::format("--input: cannot open '{}'", o.input));
-    struct stat st;
     if (stat(o.input.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total_bytes_ = uint64_t(st.st_size);
     file_ = std::move(f);
     in_ = file_.get();
@@ -71,7 +74,7 @@ InputReader::InputReader(const CommonOptions& o, const std::vector<std::string>&
       format_ = "tsv";
     else {
       std::string first;
-      if (read_line(first)) pending_ = first;
+      if (read_line(first)) pending_ = first, pending_too_long_ = line_too_long_;
       size_t p = first.find_first_not_of(" \t");
       format_ = p != std::string::npos && first[p] == '{' ? "jsonl" : "lines";
     }
@@ -84,17 +87,49 @@ InputReader::InputReader(std::vector<Record> records)
 
 InputReader::~InputReader() = default;
 
+// Lines end at \n, \r\n or a lone \r (old Mac files). A line over max_line_bytes is not kept:
+// its bytes are read and dropped up to its end, so memory stays flat whatever comes in (a 50 MB
+// line, /dev/zero), and line_too_long_ says so. A UTF-8 byte order mark opening the input is
+// dropped (spreadsheets write one).
 bool InputReader::read_line(std::string& line) {
   if (pending_) {
     line = std::move(*pending_);
     pending_.reset();
+    line_too_long_ = pending_too_long_;
     return true;
   }
-  if (!std::getline(*in_, line)) return false;
+  line.clear();
+  line_too_long_ = false;
+  std::streambuf* sb = in_->rdbuf();
+  const size_t limit = o_ ? o_->max_line_bytes : SIZE_MAX;
+  uint64_t n = 0;
+  for (;;) {
+    int c = sb->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      if (n == 0) return false;
+      break;
+    }
+    ++n;
+    if (c == '\n') break;
+    if (c == '\r') {
+      if (sb->sgetc() == '\n') sb->sbumpc(), ++n;
+      break;
+    }
+    if (line.size() < limit)
+      line += char(c);
+    else
+      line_too_long_ = true;
+  }
+  if (line_too_long_) line.clear();
+  if (line_no_ == 0 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
   ++line_no_;
-  bytes_read_ += line.size() + 1;
-  if (!line.empty() && line.back() == '\r') line.pop_back();
+  bytes_read_ += n;
   return true;
+}
+
+std::string InputReader::too_long_error() const {
+  return fmt::format("the line is longer than the limit of {} bytes (--max-line-bytes)",
+                     o_->max_line_bytes);
 }
 
 // One CSV/TSV record: fields split at the delimiter outside quotes; a quoted field may
@@ -108,6 +143,10 @@ bool InputReader::read_csv_record(std::vector<std::string>& fields, size_t& star
   fields.assign(1, "");
   bool quoted = false, was_quoted = false;
   for (;;) {
+    if (line_too_long_) {
+      error = too_long_error();
+      return true;
+    }
     for (size_t i = 0; i < line.size(); ++i) {
       char c = line[i];
       if (quoted) {
@@ -258,7 +297,10 @@ std::vector<Record> InputReader::next(size_t n) {
       std::string line;
       if (!read_line(line)) break;
       size_t line_no = line_no_ ? line_no_ : 1;
-      if (std::string bad = check_utf8(line); !bad.empty()) {
+      if (line_too_long_) {
+        r.line = line_no;
+        r.error = too_long_error();
+      } else if (std::string bad = check_utf8(line); !bad.empty()) {
         r.line = line_no;
         r.error = bad;
       } else if (blank(line)) {

@@ -53,7 +53,8 @@ class InputReader {
   double progress() const;
 
  private:
-  bool read_line(std::string& line);  // one physical line, '\r' stripped; counts lines and bytes
+  bool read_line(std::string& line);  // one physical line, its end stripped; counts lines and bytes
+  std::string too_long_error() const;
   bool read_csv_record(std::vector<std::string>& fields, size_t& start_line, std::string& error);
   Record parse_jsonl(const std::string& line, size_t line_no);
   void read_header();
@@ -67,6 +68,8 @@ class InputReader {
   std::istream* in_ = nullptr;
   std::string format_;                  // resolved: lines | jsonl | csv | tsv
   std::optional<std::string> pending_;  // first line read while sniffing the format
+  bool pending_too_long_ = false;
+  bool line_too_long_ = false;  // the last line read was over max_line_bytes (and dropped)
   size_t line_no_ = 0, index_ = 0;
   uint64_t bytes_read_ = 0, total_bytes_ = 0;
   int text_col_ = -1, pair_col_ = -1, id_col_ = -1;

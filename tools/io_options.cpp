@@ -44,6 +44,8 @@ void add_common_options(Args& args) {
   args.option("id-column", "id",
               "CSV/TSV column carried to the output as \"id\" (used when present)");
   args.option("batch-size", "256", "inputs read, run and written at a time (bounds memory)");
+  args.option("max-line-bytes", "8388608",
+              "an input line (or CSV record line) longer than this is reported and skipped");
   args.option("output", "", "write results to FILE (default: stdout)");
   args.option("format", "jsonl", "jsonl | table");
   args.flag("quiet", "no progress bar and no summary on stderr");
@@ -216,6 +218,10 @@ CommonOptions read_common_options(const Args& args, const std::string& command) 
   if (batch < 1)
     throw std::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", batch));
   o.batch_size = size_t(batch);
+  long max_line = args.get_int("max-line-bytes");
+  if (max_line < 1)
+    throw std::invalid_argument(fmt::format("--max-line-bytes must be >= 1, got {}", max_line));
+  o.max_line_bytes = size_t(max_line);
   o.output = args.get("output");
   o.format = one_of(args, "format", {"jsonl", "table"});
   o.quiet = args.has("quiet");

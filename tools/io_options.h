@@ -22,6 +22,7 @@ struct CommonOptions {
   std::string input_format = "auto";  // "auto" | "lines" | "jsonl" | "csv" | "tsv"
   std::string text_column = "text", pair_column = "text_pair", id_column = "id";
   size_t batch_size = 256;
+  size_t max_line_bytes = size_t(8) << 20;  // longer input lines are reported and skipped
   // JSONL {"messages": [...]} lines (classify, ner): accepted, and the defaults their chat
   // inputs start from (--chat-template-kwargs); the template itself is engine.chat_template.
   bool accept_messages = false;

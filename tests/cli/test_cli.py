@@ -22,7 +22,7 @@ MODELS = os.path.join(DATA, "models")
 BIN = None  # set from argv
 STREAM_LINES = int(os.environ.get("VKCLS_STREAM_LINES", "10000"))
 
-COMMON = ["model", "device", "dtype", "max-batch-tokens", "pooler-config", "hf-overrides", "revision", "download",
+COMMON = ["model", "device", "dtype", "max-batch-tokens", "max-line-bytes", "pooler-config", "hf-overrides", "revision", "download",
           "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
@@ -293,6 +293,42 @@ class BadInputTest(unittest.TestCase):
                              (7, "maximum length"), (8, "must be a string")]:
             self.assertRegex(err, rf"line {line}: .*{reason}", err)
         self.assertIn("9 inputs, 6 failed", err)
+
+    def test_line_endings_bom_and_directories(self):
+        # CR-only and CRLF line ends split lines like LF; a UTF-8 BOM before a CSV header is dropped
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--quiet"], stdin=b"good\rbad\r\nfine\n",
+                        check_rc=0)
+        self.assertEqual([g["index"] for g in jsonl(out)], [0, 1, 2])
+        with tempfile.TemporaryDirectory() as d:
+            csv = os.path.join(d, "in.csv")
+            with open(csv, "wb") as f:
+                f.write(b"\xef\xbb\xbftext,id\r\ngreat film,a\r\nawful,b\r\n")
+            _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--quiet", "--input", csv], check_rc=0)
+            self.assertEqual([g["id"] for g in jsonl(out)], ["a", "b"])
+            rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--input", d])
+            self.assertEqual(rc, 2, err)
+            self.assertIn("is a directory", err)
+
+    def test_overlong_line_skipped_with_flat_memory(self):
+        # a 40 MB line over --max-line-bytes (default 8 MiB) is reported and skipped, without being
+        # held in memory: the child's peak RSS stays far below the line's size times the tokenizer's
+        huge = b"word " * 8_000_000
+        probe = ("import resource, subprocess, sys\n"
+                 "p = subprocess.run(sys.argv[1:], stdin=sys.stdin.buffer, capture_output=True)\n"
+                 "sys.stderr.write(p.stderr.decode())\n"
+                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, p.returncode)\n")
+        p = subprocess.run([sys.executable, "-c", probe, BIN, "classify", "--model", model("bert-seqcls")],
+                           input=b"first\n" + huge + b"\nlast\n", capture_output=True, timeout=600)
+        rss_kib, rc = map(int, p.stdout.split())
+        err = p.stderr.decode()
+        self.assertEqual(rc, 1, err)
+        self.assertIn("line 2: the line is longer than the limit of 8388608 bytes (--max-line-bytes)", err)
+        self.assertIn("3 inputs, 1 failed", err)
+        self.assertLess(rss_kib, 600 * 1024, f"peak RSS {rss_kib} KiB")
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--max-line-bytes", "8"],
+                         stdin=b"short\nmuch too long\n")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("line 2: the line is longer than the limit of 8 bytes", err)
 
     def test_truncate_fixes_long_line(self):
         _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--truncate", "-1", "--quiet", self.LONG],

@@ -7,6 +7,7 @@
 // (2) bf16 and sharded decoder checkpoints (below).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -236,4 +237,26 @@ TEST(DecoderCheckpoints, Bf16AndShardedGiveTheSameLogits) {
         EXPECT_NEAR(want[i][j], base[i][j], 0.05 * std::max(1.f, std::abs(base[i][j])));
     for (const fs::path& d : {rounded_dir, bf16_dir, sharded_dir}) fs::remove_all(d);
   }
+}
+
+// A checkpoint with a NaN weight does not open (it would give confident nonsense): the error
+// names the tensor.
+TEST(WeightFiles, NaNWeightRefusedAtOpen) {
+  const fs::path src = kModels / "bert-seqcls";
+  Tensors t = read_all(WeightStore::open_dir(src.string()));
+  const std::string name = "bert.encoder.layer.1.attention.self.query.weight";
+  ASSERT_TRUE(t.count(name));
+  const float nan = std::nanf("");
+  std::memcpy(t[name].bytes.data() + 4 * 7, &nan, 4);
+  const fs::path dir = copy_folder(src, "nan-weight");
+  write_safetensors(dir / "model.safetensors", t);
+  try {
+    Engine::open({.model_dir = dir.string(), .dtype = "f32"});
+    FAIL() << "a NaN weight was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::model);
+    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
 }
