@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/json_bounded.h"
+
 namespace vkcls::cli {
 
 namespace fs = std::filesystem;
@@ -91,8 +93,8 @@ void read_chat_options(const Args& args, EngineOptions& e, ChatInput* defaults) 
   if (std::string kw = args.get("chat-template-kwargs"); !kw.empty()) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(kw);
-    } catch (const nlohmann::json::exception& err) {
+      j = json_parse_bounded<nlohmann::json>(kw);
+    } catch (const JsonParseError& err) {
       throw std::invalid_argument(
           fmt::format("--chat-template-kwargs: not valid JSON ({})", err.what()));
     }
