@@ -3,6 +3,7 @@
 // renderer's typed errors become Error(invalid_input) naming the field they concern.
 #include <fmt/format.h>
 
+#include "common/json_bounded.h"
 #include "engine/frontend.h"
 #include "templates/chat_template.h"
 
@@ -19,8 +20,8 @@ Error invalid(const std::string& message, const char* param) {
 
 ojson parse_json(const std::string& text, const char* field) {
   try {
-    return ojson::parse(text);
-  } catch (const nlohmann::json::exception& e) {
+    return json_parse_bounded<ojson>(text);
+  } catch (const JsonParseError& e) {
     throw invalid(fmt::format("{}: not valid JSON ({})", field, e.what()), field);
   }
 }

@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
+
+#include "common/json_bounded.h"
 
 namespace vkcls {
 namespace fs = std::filesystem;
@@ -15,11 +18,13 @@ using nlohmann::json;
 namespace {
 
 json read_json_file(const fs::path& path) {
-  std::ifstream f(path);
+  std::ifstream f(path, std::ios::binary);
   if (!f) throw ConfigError(fmt::format("cannot open {}", path.string()));
+  std::ostringstream text;
+  text << f.rdbuf();
   try {
-    return json::parse(f);
-  } catch (const json::exception& e) {
+    return json_parse_bounded<json>(text.str(), kJsonConfigLimits);
+  } catch (const JsonParseError& e) {
     throw ConfigError(fmt::format("{} is not valid JSON ({})", path.string(), e.what()));
   }
 }
@@ -295,8 +300,8 @@ ModelConfig load_model_config(const std::string& model_dir, const std::string& h
   if (!hf_overrides.empty()) {
     json o;
     try {
-      o = json::parse(hf_overrides);
-    } catch (const json::exception& e) {
+      o = json_parse_bounded<json>(hf_overrides, kJsonConfigLimits);
+    } catch (const JsonParseError& e) {
       throw ConfigError(fmt::format("hf_overrides: invalid JSON ({})", e.what()));
     }
     if (!o.is_object()) throw ConfigError("hf_overrides: expected a JSON object");

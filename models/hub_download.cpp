@@ -17,6 +17,8 @@
 #include <optional>
 #include <set>
 
+#include "common/json_bounded.h"
+
 namespace vkcls {
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -357,8 +359,8 @@ std::string Downloader::run(const std::string& revision) {
     throw_status(info_reply, fmt::format("{} at revision {}", repo_, revision), http_.token());
   json info;
   try {
-    info = json::parse(info_reply.body);
-  } catch (const json::exception& e) {
+    info = json_parse_bounded<json>(info_reply.body, kJsonConfigLimits);
+  } catch (const JsonParseError& e) {
     throw HubError(Kind::http,
                    fmt::format("{}: the model info is not JSON ({})", api.str(), e.what()));
   }
@@ -388,8 +390,8 @@ std::string Downloader::run(const std::string& revision) {
     // {"weight_map": {tensor: shard}}: the shards are plain names next to the index.
     json index;
     try {
-      index = json::parse(fetch_small(file));
-    } catch (const json::exception& e) {
+      index = json_parse_bounded<json>(fetch_small(file), kJsonConfigLimits);
+    } catch (const JsonParseError& e) {
       throw HubError(Kind::http, fmt::format("{}: not JSON ({})", file, e.what()));
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())

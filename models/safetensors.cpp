@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/json_bounded.h"
 #include "models/torch_checkpoint.h"
 #include "runtime/half.h"
 
@@ -154,8 +155,8 @@ std::vector<WeightView> safetensors_parse(const uint8_t* bytes, size_t size,
   const char* hbeg = reinterpret_cast<const char*>(bytes + 8);
   json header;
   try {
-    header = json::parse(hbeg, hbeg + n);
-  } catch (const json::exception& e) {
+    header = json_parse_bounded<json>(std::string_view(hbeg, n), kJsonConfigLimits);
+  } catch (const JsonParseError& e) {
     throw fail(fmt::format("header is not valid JSON ({})", e.what()));
   }
   if (!header.is_object()) throw fail("header is not a JSON object");
@@ -277,9 +278,10 @@ void WeightStore::add_index(const std::string& model_dir, const std::string& ind
   std::error_code ec;
   json index;
   try {
-    std::ifstream f(index_path);
-    index = json::parse(f);
-  } catch (const json::exception& e) {
+    std::ifstream f(index_path, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    index = json_parse_bounded<json>(text, kJsonConfigLimits);
+  } catch (const JsonParseError& e) {
     throw SafetensorsError(fmt::format("{} is not valid JSON ({})", index_path.string(), e.what()));
   }
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())

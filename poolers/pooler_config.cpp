@@ -8,6 +8,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "common/json_bounded.h"
+
 namespace vkcls {
 
 namespace {
@@ -61,8 +63,8 @@ std::optional<std::string> string(const json& o, const char* key) {
 PoolerConfig parse_pooler_config(const std::string& text) {
   json o;
   try {
-    o = json::parse(text);
-  } catch (const json::exception& e) {
+    o = json_parse_bounded<json>(text, kJsonConfigLimits);
+  } catch (const JsonParseError& e) {
     throw Error(ErrorKind::invalid_input, fmt::format("pooler_config: invalid JSON ({})", e.what()),
                 "pooler_config");
   }

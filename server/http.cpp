@@ -1,27 +1,29 @@
-// HTTP glue of vkcls serve (cpp-httplib): routes to handlers, JSON bodies, API key, access log,
-// metrics per request, noticing clients that went away, SIGTERM draining.
-#include <arpa/inet.h>
-#include <dirent.h>
+// HTTP glue of vkcls serve (cpp-httplib over server/http_transport.h): routes to handlers,
+// checks before a body is read (Host, X-Request-Id, API key, Content-Length, Content-Type),
+// bodies read within --max-payload-bytes after decoding (gzip, deflate, br, chunked), bounded
+// JSON, access log, metrics per request, noticing clients that went away, SIGTERM draining.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "common/json_bounded.h"
 #include "server/handlers.h"
+#include "server/http_transport.h"
 #include "server/server.h"
 
 namespace vkcls::server {
@@ -55,48 +57,6 @@ void set_error(httplib::Response& res, int status, const std::string& message,
   res.set_content(dump(error_json(status, message, param, type)), "application/json");
 }
 
-// The accepted socket of this request: the one whose peer is remote_addr:remote_port.
-// (httplib 0.11 has no Request::is_connection_closed.)
-int find_client_socket(const httplib::Request& req) {
-  DIR* d = opendir("/proc/self/fd");
-  if (!d) return -1;
-  int found = -1;
-  while (dirent* e = readdir(d)) {
-    int fd = std::atoi(e->d_name);
-    if (fd <= 2) continue;
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
-    char host[INET6_ADDRSTRLEN] = {};
-    int port = -1;
-    if (ss.ss_family == AF_INET) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-      inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-      port = ntohs(a->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-      inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-      port = ntohs(a->sin6_port);
-    } else {
-      continue;
-    }
-    if (port == req.remote_port && req.remote_addr == host) {
-      found = fd;
-      break;
-    }
-  }
-  closedir(d);
-  return found;
-}
-
-bool peer_closed(int fd) {
-  pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  if (poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL)) return true;
-  char ch;
-  return recv(fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
 sigset_t stop_signals() {
   sigset_t s;
   sigemptyset(&s);
@@ -111,14 +71,62 @@ const std::set<std::string> kRoutes = {"/classify", "/pooling",    "/score",    
                                        "/rerank",   "/v1/rerank",  "/v2/rerank", "/v1/embeddings",
                                        "/tokenize", "/detokenize", "/v1/models", "/health",
                                        "/version",  "/metrics",    "/ping"};
+const std::set<std::string> kPostRoutes = {
+    "/classify",  "/pooling",   "/score",         "/v1/score", "/rerank",
+    "/v1/rerank", "/v2/rerank", "/v1/embeddings", "/tokenize", "/detokenize"};
+
+// X-Request-Id is echoed in the response headers and the access log: printable ASCII only,
+// at most this long; anything else is refused (400), not cleaned up silently.
+constexpr size_t kMaxRequestIdChars = 256;
+
+std::optional<std::string> request_id_problem(const std::string& id, const char* name) {
+  if (id.size() > kMaxRequestIdChars)
+    return fmt::format("{} is {} characters long; the limit is {}", name, id.size(),
+                       kMaxRequestIdChars);
+  for (size_t i = 0; i < id.size(); ++i)
+    if (uint8_t(id[i]) < 0x20 || uint8_t(id[i]) > 0x7e)
+      return fmt::format("{} has a control or non-ASCII character (byte 0x{:02x} at {})", name,
+                         uint8_t(id[i]), i);
+  return std::nullopt;
+}
+
+// FastAPI's rule, which vLLM follows: a body is JSON when there is no Content-Type, or it is
+// application/json or application/<something>+json.
+bool is_json_content_type(std::string ct) {
+  ct = ct.substr(0, ct.find(';'));
+  while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) ct.pop_back();
+  size_t b = ct.find_first_not_of(" \t");
+  ct = b == std::string::npos ? "" : ct.substr(b);
+  for (char& ch : ct) ch = char(std::tolower(uint8_t(ch)));
+  if (ct.empty() || ct == "application/json") return true;
+  return ct.rfind("application/", 0) == 0 && ct.size() > 17 && ct.ends_with("+json");
+}
+
+bool has_body(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") ||
+         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+}
+
+TransportOptions transport_options(const ServerOptions& o) {
+  TransportOptions t;
+  t.threads = size_t(std::max(2, o.threads));
+  t.read_timeout_s = o.read_timeout_s;
+  t.write_timeout_s = o.read_timeout_s;
+  t.request_timeout_s = o.request_timeout_s;
+  t.keep_alive_timeout_s = o.keep_alive_timeout_s;
+  t.error_body = [](int status, const std::string& message) {
+    return dump(error_json(status, message, std::nullopt));
+  };
+  return t;
+}
 
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Engine& e, const ServerOptions& o) : opt(o), state(e, o) {}
+  Impl(Engine& e, const ServerOptions& o) : opt(o), state(e, o), svr(transport_options(o)) {}
   ServerOptions opt;
   ServerState state;
-  httplib::Server svr;
+  TransportServer svr;
   int port = 0;
   void setup();
 };
@@ -128,29 +136,64 @@ void HttpServer::Impl::setup() {
   c.engine.set_batch_observer([&c](const BatchInfo& b) {
     c.metrics.observe_batch(int64_t(b.requests), int64_t(b.sequences), b.tokens);
   });
-  int threads = std::max(2, opt.threads);
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
-  svr.set_read_timeout(opt.read_timeout_s, 0);
-  svr.set_write_timeout(opt.read_timeout_s, 0);
-  svr.set_keep_alive_timeout(opt.keep_alive_timeout_s);
-  svr.set_keep_alive_max_count(1000);
   svr.set_payload_max_length(opt.max_payload_bytes);
+  const size_t max_payload = opt.max_payload_bytes;
 
+  // Everything decided from the request line and headers, before any body byte is read. A
+  // request answered here with its body unread closes its connection after the answer.
   const std::string& api_key = opt.api_key;
-  svr.set_pre_routing_handler([&api_key](const httplib::Request& req, httplib::Response& res) {
+  svr.set_pre_routing_handler([&api_key, max_payload](const httplib::Request& req,
+                                                      httplib::Response& res) {
+    using R = httplib::Server::HandlerResponse;
     t_request_start = Clock::now();
+    const bool body = has_body(req);
+    auto refuse = [&](int status, const std::string& message,
+                      std::optional<std::string> param = std::nullopt) {
+      set_error(res, status, message, param);
+      if (body) request_close_after();
+      return R::Handled;
+    };
+    if (req.version == "HTTP/1.1" && !req.has_header("Host"))
+      return refuse(400, "an HTTP/1.1 request must have a Host header (RFC 9112, section 3.2)");
+    if (auto p = request_id_problem(req.get_header_value("X-Request-Id"), "X-Request-Id"))
+      return refuse(400, *p, "X-Request-Id");
     if (!api_key.empty() && req.path != "/health" && req.path != "/metrics" &&
         req.path != "/ping" && req.method != "OPTIONS") {
       if (req.get_header_value("Authorization") != "Bearer " + api_key) {
         res.status = 401;
         res.set_content(R"({"error":"Unauthorized"})", "application/json");
-        return httplib::Server::HandlerResponse::Handled;
+        if (body) request_close_after();
+        return R::Handled;
       }
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    const bool post_route = req.method == "POST" && kPostRoutes.count(req.path);
+    if (body && !post_route) {
+      // httplib would read the body of any POST / PUT / PATCH / DELETE into memory before
+      // finding no route for it; GET and friends never read theirs
+      if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") {
+        request_close_after();
+        return R::Unhandled;
+      }
+      return refuse(404, fmt::format("Not Found: {} {}", req.method, req.path));
+    }
+    if (!post_route) return R::Unhandled;
+    if (req.has_header("Content-Length")) {
+      const std::string v = req.get_header_value("Content-Length");
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end || errno || v[0] == '-')
+        return refuse(400, fmt::format("Content-Length '{}' is not a byte count", v));
+      if (n > max_payload)
+        return refuse(413, fmt::format("the request body ({} bytes) is larger than the limit of "
+                                       "{} bytes (--max-payload-bytes)",
+                                       n, max_payload));
+    }
+    if (!is_json_content_type(req.get_header_value("Content-Type")))
+      return refuse(400, fmt::format("Content-Type '{}' is not JSON: send application/json",
+                                     req.get_header_value("Content-Type")));
+    return R::Unhandled;
   });
-
-  const size_t max_payload = opt.max_payload_bytes;
   svr.set_error_handler([max_payload](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 404)
@@ -196,25 +239,54 @@ void HttpServer::Impl::setup() {
     }
   });
 
-  auto post = [this, &c](const char* path, Handler h) {
-    svr.Post(path, [&c, h](const httplib::Request& req, httplib::Response& res) {
+  // The body: read here (httplib decodes gzip / deflate / br and chunked framing on the way),
+  // counted after decoding against --max-payload-bytes, then parsed with bounded JSON.
+  auto post = [this, &c, max_payload](const char* path, Handler h) {
+    svr.Post(path, [&c, h, max_payload](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& read_body) {
       std::string rid = req.get_header_value("X-Request-Id");
-      int fd = -2;  // looked up on the first check
-      ClientGone gone = [&] {
-        if (fd == -2) fd = find_client_socket(req);
-        return fd >= 0 && peer_closed(fd);
-      };
+      const bool http11 = req.version == "HTTP/1.1";
+      ClientGone gone = [http11] { return request_client_gone(http11); };
+      std::string text;
+      bool too_large = false;
+      bool complete = read_body([&](const char* data, size_t n) {
+        if (text.size() + n > max_payload) return !(too_large = true);
+        text.append(data, n);
+        return true;
+      });
+      if (!complete) {
+        request_close_after();
+        if (too_large)
+          set_error(res, 413,
+                    fmt::format("the request body is larger than the limit of {} bytes after "
+                                "decoding (--max-payload-bytes)",
+                                max_payload));
+        else if (request_timed_out())
+          set_error(res, 408,
+                    fmt::format("the request body did not arrive within the limit of {} s "
+                                "(--request-timeout; {} s of silence: --read-timeout)",
+                                c.opt.request_timeout_s, c.opt.read_timeout_s));
+        else
+          set_error(res, 400, "the request body could not be read (truncated, or bad encoding)");
+        return;
+      }
       try {
         json body;
         try {
-          body = json::parse(req.body);
-        } catch (const json::parse_error& e) {
+          body = json_parse_bounded<json>(text);
+        } catch (const JsonParseError& e) {
+          if (e.kind() == JsonParseError::Kind::number_out_of_range)
+            throw bad_request(e.what(), e.path());
           throw bad_request(fmt::format("JSON decode error: {}", e.what()));
         }
         if (!body.is_object()) throw bad_request("the request body must be a JSON object");
         if (rid.empty()) {
           auto it = body.find("request_id");
           rid = it != body.end() && it->is_string() ? it->get<std::string>() : random_uuid();
+          if (auto p = request_id_problem(rid, "request_id")) {
+            rid.clear();
+            throw bad_request(*p, "request_id");
+          }
         }
         json out = h(c, body, rid, gone);
         res.status = 200;
@@ -266,18 +338,13 @@ void HttpServer::Impl::setup() {
 HttpServer::HttpServer(Engine& engine, const ServerOptions& options)
     : impl_(std::make_unique<Impl>(engine, options)) {
   impl_->setup();
-  httplib::Server& svr = impl_->svr;
   const ServerOptions& opt = impl_->opt;
-  if (opt.port == 0) {
-    impl_->port = svr.bind_to_any_port(opt.host);
-    if (impl_->port < 0)
-      throw std::runtime_error(fmt::format("cannot bind {} on any port", opt.host));
-  } else if (!svr.bind_to_port(opt.host, opt.port)) {
+  impl_->port = impl_->svr.bind(opt.host, opt.port);
+  if (impl_->port < 0 && opt.port == 0)
+    throw std::runtime_error(fmt::format("cannot bind {} on any port", opt.host));
+  if (impl_->port < 0)
     throw std::runtime_error(fmt::format(
         "cannot bind {}:{} (in use, or not an address of this machine)", opt.host, opt.port));
-  } else {
-    impl_->port = opt.port;
-  }
 }
 
 HttpServer::~HttpServer() {
@@ -289,7 +356,7 @@ int HttpServer::port() const {
 }
 
 void HttpServer::run() {
-  impl_->svr.listen_after_bind();
+  impl_->svr.serve();
 }
 
 void HttpServer::stop() {

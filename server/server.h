@@ -26,9 +26,10 @@ struct ServerOptions {
   std::string api_key;            // "" = no authentication
   size_t max_payload_bytes = 8u << 20;   // larger bodies: 413
   size_t max_inputs_per_request = 2048;  // more inputs (or pairs): 400
-  size_t max_queue = 1024;  // queued requests (the engine's max_queued_requests); more: 429
-  int threads = 64;         // HTTP worker threads (each holds one connection)
-  int read_timeout_s = 10;  // a connection that sends nothing for this long is closed
+  size_t max_queue = 1024;     // queued requests (the engine's max_queued_requests); more: 429
+  int threads = 64;            // HTTP worker threads (each holds one connection)
+  int read_timeout_s = 10;     // a connection that sends nothing for this long is closed
+  int request_timeout_s = 30;  // headers and body of one request must arrive within this (408)
   int keep_alive_timeout_s = 5;
   bool access_log = true;                    // one JSON line per request on stderr
   bool trust_request_chat_template = false;  // accept a `chat_template` in requests (vLLM's flag)

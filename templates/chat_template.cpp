@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/json_bounded.h"
 #include "templates/unicode.h"
 
 namespace vkcls::templates {
@@ -31,8 +32,8 @@ std::string read_file(const std::filesystem::path& p) {
 
 ojson read_json(const std::filesystem::path& p) {
   try {
-    return ojson::parse(read_file(p));
-  } catch (const nlohmann::json::exception& e) {
+    return json_parse_bounded<ojson>(read_file(p), kJsonConfigLimits);
+  } catch (const JsonParseError& e) {
     throw ChatTemplateError(Kind::BadConfig,
                             fmt::format("{} is not valid JSON: {}", p.string(), e.what()));
   }

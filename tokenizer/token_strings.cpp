@@ -5,6 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/json_bounded.h"
+
 namespace vkcls {
 
 namespace {
@@ -12,9 +14,14 @@ namespace {
 namespace fs = std::filesystem;
 
 nlohmann::json read_json(const fs::path& p) {
-  std::ifstream f(p);
+  std::ifstream f(p, std::ios::binary);
   if (!f) return nullptr;
-  return nlohmann::json::parse(f, nullptr, false);  // discarded (null) when invalid
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  try {
+    return json_parse_bounded<nlohmann::json>(text, kJsonConfigLimits);
+  } catch (const JsonParseError&) {
+    return nullptr;  // discarded when invalid (tokenizer.json is the authority)
+  }
 }
 
 // "unk_token": "[UNK]" or {"content": "[UNK]", ...}

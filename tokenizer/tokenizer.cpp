@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/json_bounded.h"
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
@@ -243,8 +244,8 @@ uint64_t Tokenizer::loads() {
 Tokenizer Tokenizer::from_json(const std::string& json_text) {
   json root;
   try {
-    root = json::parse(json_text);
-  } catch (const json::exception& e) {
+    root = json_parse_bounded<json>(json_text, kTokenizerJsonLimits);
+  } catch (const JsonParseError& e) {
     throw TokenizerError(std::string("tokenizer.json: invalid JSON: ") + e.what());
   }
   try {
@@ -281,8 +282,9 @@ Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
   json config = json::object();
   if (exists(base + "tokenizer_config.json")) {
     try {
-      config = json::parse(read_file(base + "tokenizer_config.json"));
-    } catch (const json::exception& e) {
+      config =
+          json_parse_bounded<json>(read_file(base + "tokenizer_config.json"), kJsonConfigLimits);
+    } catch (const JsonParseError& e) {
       throw TokenizerError(base + "tokenizer_config.json: invalid JSON: " + e.what());
     }
     if (!config.is_object())

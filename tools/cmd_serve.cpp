@@ -41,6 +41,8 @@ int cmd_serve(int argc, char** argv) {
   args.option("threads", "64", "HTTP worker threads (connections served at once)");
   args.option("read-timeout", "10",
               "seconds a connection may stay silent mid-request (slow clients are closed)");
+  args.option("request-timeout", "30",
+              "seconds within which a request's headers and body must arrive (else 408)");
   args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
   args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
   add_model_options(args);
@@ -89,6 +91,7 @@ int cmd_serve(int argc, char** argv) {
   long mbt = positive("max-batch-tokens", 0);
   so.threads = int(positive("threads", 2));
   so.read_timeout_s = int(positive("read-timeout", 1));
+  so.request_timeout_s = int(positive("request-timeout", 1));
   so.access_log = !args.has("no-access-log");
   so.trust_request_chat_template = args.has("trust-request-chat-template");
   so.version = VKCLS_VERSION;

@@ -12,6 +12,7 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tools/args.h"
+#include "common/json_bounded.h"
 #include "tools/commands.h"
 
 namespace vkcls::cli {
@@ -77,8 +78,8 @@ int cmd_tokenize(int argc, char** argv) {
         throw std::runtime_error("invalid UTF-8 at byte " + std::to_string(bad));
       nlohmann::json in;
       try {
-        in = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
+        in = json_parse_bounded<nlohmann::json>(line);
+      } catch (const JsonParseError& e) {
         throw std::runtime_error(std::string("invalid JSON: ") + e.what());
       }
       if (!in.is_object()) throw std::runtime_error("expected a JSON object");

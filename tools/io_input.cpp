@@ -7,6 +7,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "common/json_bounded.h"
 #include "tokenizer/unicode.h"
 
 namespace vkcls::cli {
@@ -196,8 +197,8 @@ Record InputReader::parse_jsonl(const std::string& line, size_t line_no) {
   r.line = line_no;
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::exception& e) {
+    j = json_parse_bounded<nlohmann::json>(line);
+  } catch (const JsonParseError& e) {
     r.error = fmt::format("invalid JSON: {}", e.what());
     return r;
   }

@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "common/json_bounded.h"
+
 namespace vkcls::cli {
 
 namespace fs = std::filesystem;
@@ -111,8 +113,8 @@ std::string read_template_arg(const std::string& value) {
 std::string read_kwargs_arg(const std::string& kw) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(kw);
-  } catch (const nlohmann::json::exception& err) {
+    j = json_parse_bounded<nlohmann::json>(kw);
+  } catch (const JsonParseError& err) {
     throw std::invalid_argument(
         fmt::format("--chat-template-kwargs: not valid JSON ({})", err.what()));
   }

@@ -49,6 +49,19 @@ TEST(PoolerConfig, ParsesEveryFieldAndVllmsAliases) {
   EXPECT_FALSE(parse_pooler_config("{}").task);
 }
 
+// Issue 14: --pooler-config nested 200,000 deep overflowed the stack; now invalid_input
+// naming the limit.
+TEST(PoolerConfig, DeeplyNestedJsonIsRefusedNamingTheLimit) {
+  try {
+    parse_pooler_config("{\"task\": " + std::string(200000, '[') + std::string(200000, ']') + "}");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid_input);
+    EXPECT_NE(std::string(e.what()).find("nested deeper than the limit of 128"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(PoolerConfig, RefusesWhatVllmRefuses) {
   expect_bad(R"({"logit_sigma": 0})", "logit_sigma", "logit_sigma cannot be 0 (division by zero)");
   expect_bad(R"({"logit_scale": 0})", "logit_scale", "logit_scale cannot be 0 (division by zero)");

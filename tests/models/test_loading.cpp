@@ -710,6 +710,42 @@ TEST_F(ConfigFiles, LoadFromDirectory) {
       {(dir_ / "config.json").string(), "\"type_vocab_size\" must be an integer"});
 }
 
+// Issue 14: a file nested 200,000 levels deep overflowed the stack (SIGSEGV) when the value
+// was copied. Every JSON file the loaders read stops at the nesting limit, naming the file.
+TEST_F(ConfigFiles, DeeplyNestedFilesAreRefusedNamingTheFileAndTheLimit) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string deep_object = "{\"a\": " + deep + "}";
+  write_text(dir_ / "config.json", deep_object);
+  expect_error<ConfigError>([&] { load_model_config(dir_.string()); },
+                            {(dir_ / "config.json").string(), "nested deeper than the limit of 128"});
+  write_text(dir_ / "config.json", R"({"model_type": "bert"})");
+  expect_error<ConfigError>([&] { load_model_config(dir_.string(), deep_object); },
+                            {"hf_overrides", "nested deeper than the limit of 128"});
+  write_text(dir_ / "modules.json", deep);
+  expect_error<ConfigError>([&] { load_sentence_transformers_info(dir_.string()); },
+                            {(dir_ / "modules.json").string(), "nested deeper"});
+  write_text(dir_ / "modules.json",
+             R"([{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}])");
+  write_text(dir_ / "1_Pooling" / "config.json", deep_object);
+  expect_error<ConfigError>([&] { load_sentence_transformers_info(dir_.string()); },
+                            {(dir_ / "1_Pooling" / "config.json").string(), "nested deeper"});
+  // safetensors: the header, and the sharded index
+  fs::path st = dir_ / "deep.safetensors";
+  write_file(st, image_from_header("{\"__metadata__\": " + deep + "}", {}));
+  expect_error([&] { WeightStore::open_file(st.string()); }, {st.string(), "nested deeper than the limit of 128"});
+  fs::remove(st);
+  write_text(dir_ / "model.safetensors.index.json", deep_object);
+  expect_error([&] { WeightStore::open_dir(dir_.string()); },
+               {"model.safetensors.index.json", "nested deeper than the limit of 128"});
+}
+
+// A number past a double's range is named with its field, not reported as a bare overflow.
+TEST_F(ConfigFiles, AnOutOfRangeNumberNamesItsField) {
+  write_text(dir_ / "config.json", R"({"model_type": "bert", "layer_norm_eps": 1e400})");
+  expect_error<ConfigError>([&] { load_model_config(dir_.string()); },
+                            {(dir_ / "config.json").string(), "layer_norm_eps", "out of range"});
+}
+
 // sentence-transformers/all-MiniLM-L6-v2 layout.
 TEST_F(ConfigFiles, SentenceTransformersEmbedder) {
   write_text(dir_ / "modules.json", R"([

@@ -309,6 +309,17 @@ def test_slow_client(srv):
     s.close()
 
 
+def test_port_in_use(srv):
+    """A second `vkcls serve` on a port in use fails with exit code 2 and says why (issue 14:
+    with SO_REUSEPORT it started and took half the connections)."""
+    r = subprocess.run([ARGS.vkcls, "serve", "--model", srv.model, "--port", str(srv.port)],
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 2, f"second server on port {srv.port}: exit code {r.returncode}")
+    check(f"cannot bind 127.0.0.1:{srv.port}" in r.stderr, f"second server's message: {r.stderr[-300:]!r}")
+    st, _, _ = srv.get("/health")
+    check(st == 200, "the first server still answers")
+
+
 def test_access_log(srv):
     logs = [json.loads(l) for l in srv.lines if l.startswith("{")]
     check(len(logs) > 10, "access log lines")
@@ -604,6 +615,7 @@ def main():
         servers["decoders"] = (Server(os.path.join(decoders, "qwen2-seqcls"), "--served-model-name", "qwen2"),
                                Server(rr, "--hf-overrides", overrides))
         tests = [(test_classify, "seqcls"), (test_concurrency, "seqcls"), (test_slow_client, "seqcls"),
+                 (test_port_in_use, "seqcls"),
                  (test_access_log, "seqcls"), (test_score, "cross"), (test_embeddings, "embed"),
                  (test_token_classify, "tok"), (test_pooler_config, "calibrated"), (test_chat, "chat"),
                  (test_chat_untrusted, "seqcls"), (test_ops, "ops"), (test_decoders, "decoders")]

@@ -2,8 +2,12 @@
 // thread safety, and the chat layer's request checks.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "fixtures.h"
@@ -262,6 +266,27 @@ TEST(ChatTemplateApi, RequestChecks) {
   ChatRequest over = r;
   over.chat_template_kwargs = {{"eos_token", "<end>"}};
   EXPECT_EQ(apply_chat_template(tok, over), "<end>");
+}
+
+// Issue 14: a tokenizer_config.json nested 200,000 deep is a BadConfig error naming the file and
+// the limit, not a stack overflow.
+TEST(ChatTemplateApi, DeeplyNestedTokenizerConfigIsRefused) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("vkcls_chat_deep_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer_config.json")
+      << "{\"chat_template\": \"x\", \"extra\": " + std::string(200000, '[') +
+             std::string(200000, ']') + "}";
+  try {
+    ChatTemplates::load(dir.string());
+    ADD_FAILURE() << "no error";
+  } catch (const ChatTemplateError& e) {
+    EXPECT_EQ(e.kind(), ChatTemplateError::Kind::BadConfig);
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nested deeper than the limit"), std::string::npos)
+        << e.what();
+  }
+  fs::remove_all(dir);
 }
 
 TEST(ChatTemplateApi, LoadErrors) {

@@ -83,6 +83,27 @@ TEST(Tokenizer, InvalidUtf8Throws) {
   EXPECT_THROW(tok.encode_pair("ok", "\xED\xA0\x80"), vkcls::TokenizerError);  // surrogate
 }
 
+// Issue 14: tokenizer.json nested 200,000 deep overflowed the stack; now a TokenizerError naming
+// the limit. The same for tokenizer_config.json read beside it.
+TEST(Tokenizer, DeeplyNestedJsonIsRefusedNamingTheLimit) {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  std::string e = error_of("{\"normalizer\": " + deep + "}");
+  EXPECT_NE(e.find("tokenizer.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("nested deeper than the limit of 128"), std::string::npos) << e;
+  fs::path dir = fs::temp_directory_path() / ("vkcls_tok_deep_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json") << tiny_bert().dump();
+  std::ofstream(dir / "tokenizer_config.json") << "{\"x\": " + deep + "}";
+  try {
+    vkcls::Tokenizer::from_model_dir(dir.string());
+    ADD_FAILURE() << "no error for a deep tokenizer_config.json";
+  } catch (const vkcls::TokenizerError& err) {
+    EXPECT_NE(std::string(err.what()).find("tokenizer_config.json"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("nested deeper"), std::string::npos) << err.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(Tokenizer, MalformedJsonNamesTheField) {
   EXPECT_NE(error_of("{not json").find("invalid JSON"), std::string::npos);
   json j = tiny_bert();
