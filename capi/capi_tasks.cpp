@@ -22,7 +22,7 @@ RequestParams request_params(const vkcls_params& p) {
   r.top_k = p.top_k;
   if (p.normalize >= 0) r.normalize = p.normalize != 0;
   if (p.dimensions != 0) r.dimensions = p.dimensions;
-  switch (p.aggregation) {
+  switch (p.aggregation) {  // an int, so any value the caller sends is defined to read
     case VKCLS_AGGREGATION_OFF:
       break;
     case VKCLS_AGGREGATION_NONE:
@@ -43,7 +43,7 @@ RequestParams request_params(const vkcls_params& p) {
     default:
       throw ArgumentError{fmt::format("vkcls_params.aggregation is {}; expected 0..5 "
                                       "(VKCLS_AGGREGATION_OFF..MAX)",
-                                      int(p.aggregation)),
+                                      p.aggregation),
                           "aggregation"};
   }
   if (p.ignore_labels) {

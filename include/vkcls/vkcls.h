@@ -217,7 +217,7 @@ typedef struct vkcls_params {
   int64_t top_k;                    /* classify: the k best labels in item.top_k; -1 all; 0 */
   int normalize;                    /* embed: -1 (default: use_activation); 0; 1 */
   int64_t dimensions;               /* embed: Matryoshka dimensions; 0: all */
-  vkcls_aggregation aggregation;    /* token_classify; VKCLS_AGGREGATION_OFF */
+  int aggregation;                  /* token_classify: a vkcls_aggregation; OFF (0) */
   const char* const* ignore_labels; /* token_classify: left out of entities; NULL: {"O"} */
   size_t num_ignore_labels;
   int64_t stride;             /* token_classify: overlapping windows for long texts; 0: off */

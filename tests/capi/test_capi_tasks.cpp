@@ -63,7 +63,7 @@ TEST_F(CApi, TokenClassifyTagsEveryTokenAndGroupsEntities) {
   vkcls_token_result_free(r);
   vkcls_token_result_free(nullptr);
 
-  p.aggregation = vkcls_aggregation(99);
+  p.aggregation = 99;
   EXPECT_EQ(vkcls_token_classify(ner(), texts, 1, &p, &r), VKCLS_ERROR_INVALID_ARGUMENT);
   EXPECT_STREQ(vkcls_last_error_param(), "aggregation");
   vkcls_params_init(&p);
