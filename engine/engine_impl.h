@@ -55,7 +55,9 @@ class EngineImpl final : public Engine {
   std::vector<std::vector<float>> forward_ids(const std::vector<IdsInput>& inputs,
                                               const std::string& what) override;
 
-  void cancel(uint64_t request);  // Ticket::cancel
+  // Ticket::cancel. From the engine's own thread (an on_progress callback or the batch
+  // observer, which run with m_ held) the cancel is deferred to the next batch boundary.
+  void cancel(uint64_t request);
 
  private:
   std::shared_ptr<PendingRequest> prepare(Request&& r, std::optional<HeadKind> raw);
@@ -66,6 +68,7 @@ class EngineImpl final : public Engine {
                double seconds);
   void finish_input(PendingRequest& p, size_t input);
   void complete_if_done(PendingRequest& p);
+  void cancel_locked(uint64_t request);
 
   EngineParts parts_;
   mutable std::mutex m_;
@@ -76,6 +79,7 @@ class EngineImpl final : public Engine {
   bool stopping_ = false;
   EngineStats stats_;
   std::function<void(const BatchInfo&)> observer_;
+  std::vector<uint64_t> deferred_cancels_;  // cancel() from the worker's callbacks
   std::thread worker_;
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <utility>
 
 #include "engine/engine_impl.h"
 
@@ -302,7 +303,15 @@ std::vector<std::vector<float>> EngineImpl::forward_ids(const std::vector<IdsInp
 }
 
 void EngineImpl::cancel(uint64_t request) {
+  if (std::this_thread::get_id() == worker_.get_id()) {
+    deferred_cancels_.push_back(request);  // m_ is held by this thread, in deliver()
+    return;
+  }
   std::lock_guard lock(m_);
+  cancel_locked(request);
+}
+
+void EngineImpl::cancel_locked(uint64_t request) {
   auto it = active_.find(request);
   if (it == active_.end()) return;
   PendingRequest& p = *it->second;
@@ -366,6 +375,8 @@ void EngineImpl::loop() {
 
   std::unique_lock lock(m_);
   for (;;) {
+    // a batch boundary: cancels asked for from callbacks take effect before the next launch
+    for (uint64_t id : std::exchange(deferred_cancels_, {})) cancel_locked(id);
     // launch while a slot is free and work is queued
     if (!free_slots.empty() && !scheduler_.empty()) {
       BatchPlan plan = *scheduler_.next();

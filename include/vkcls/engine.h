@@ -102,7 +102,8 @@ class Ticket {
   virtual bool wait_for(std::chrono::milliseconds timeout) = 0;  // true once done
   virtual void wait() = 0;
   // Work not yet on the device is dropped and its results fail with ErrorKind::cancelled;
-  // a batch already on the device finishes. The ticket completes soon after.
+  // a batch already on the device finishes. The ticket completes soon after. Any thread may
+  // call it, on_progress too (the engine's thread: there it takes effect before the next batch).
   virtual void cancel() = 0;
   virtual size_t sequences_done() const = 0;
   virtual size_t sequences_total() const = 0;

@@ -108,6 +108,34 @@ TEST(EngineFake, CancelledWorkNeverRuns) {
   EXPECT_EQ(e.stats().cancelled_sequences, 2u);
 }
 
+// on_progress runs on the engine's thread inside its lock: a cancel from there must not
+// deadlock, and takes effect at the next batch boundary (the C API cancels this way).
+TEST(EngineFake, CancelFromOnProgressStopsBeforeTheNextBatch) {
+  Fixture f = make_engine(1, 8);  // one slot, one input per batch
+  Engine& e = *f.engine;
+  std::shared_ptr<Ticket> x;
+  size_t calls = 0;
+  Request r;
+  r.task = Task::classify;
+  r.inputs = {{"the movie was great"}, {"where is the station"}, {"the river"}};
+  r.on_progress = [&](size_t done, size_t total) {
+    ++calls;
+    EXPECT_EQ(done, 1u);
+    EXPECT_EQ(total, 3u);
+    x->cancel();
+  };
+  x = e.submit(std::move(r));  // nothing is delivered before the first release
+  f.backend->release(1);
+  auto rx = x->take().classify;
+  ASSERT_EQ(rx.size(), 3u);
+  EXPECT_TRUE(rx[0].ok()) << rx[0].error;
+  EXPECT_EQ(rx[1].error_kind, ErrorKind::cancelled) << rx[1].error;
+  EXPECT_EQ(rx[2].error_kind, ErrorKind::cancelled) << rx[2].error;
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(f.backend->launches(), 1u);
+  EXPECT_EQ(e.stats().cancelled_sequences, 2u);
+}
+
 TEST(EngineFake, TheNextBatchIsLaunchedWhileTheCurrentOneRuns) {
   Fixture f = make_engine(2, 8);
   Engine& e = *f.engine;
