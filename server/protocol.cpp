@@ -304,6 +304,21 @@ constexpr const char* kUntrustedTemplate =
     "Chat template is passed with request, but --trust-request-chat-template is not set. "
     "Refused request with untrusted chat template.";
 
+// `chat_template_kwargs` (chat and score requests): a JSON object, dumped for the front end; ""
+// when absent. A template smuggled in as the `chat_template` kwarg needs the same trust as one
+// given directly.
+static std::string get_template_kwargs(const json& body, const Limits& limits) {
+  const json* kw = field(body, "chat_template_kwargs");
+  if (!kw) return "";
+  if (!kw->is_object())
+    throw bad_request(
+        fmt::format("chat_template_kwargs: expected an object, got {}", json_type(*kw)),
+        "chat_template_kwargs");
+  if (kw->contains("chat_template") && !limits.trust_request_chat_template)
+    throw bad_request(kUntrustedTemplate, "chat_template_kwargs");
+  return kw->dump();
+}
+
 static void reject_messages(const json& body) {
   if (body.contains("messages"))
     throw bad_request("messages: this route takes `input`, not a conversation", "messages");
@@ -334,20 +349,11 @@ static Inputs get_chat_inputs(const json& body, const Limits& limits) {
         "Cannot set both `continue_final_message` and `add_generation_prompt` to True.",
         "continue_final_message");
   chat.add_special_tokens = get_bool(body, "add_special_tokens").value_or(false);
-  const char* untrusted = kUntrustedTemplate;
   if (auto t = get_string(body, "chat_template")) {
-    if (!limits.trust_request_chat_template) throw bad_request(untrusted, "chat_template");
+    if (!limits.trust_request_chat_template) throw bad_request(kUntrustedTemplate, "chat_template");
     chat.chat_template = *t;
   }
-  if (const json* kw = field(body, "chat_template_kwargs")) {
-    if (!kw->is_object())
-      throw bad_request(
-          fmt::format("chat_template_kwargs: expected an object, got {}", json_type(*kw)),
-          "chat_template_kwargs");
-    if (kw->contains("chat_template") && !limits.trust_request_chat_template)
-      throw bad_request(untrusted, "chat_template_kwargs");
-    chat.chat_template_kwargs_json = kw->dump();
-  }
+  chat.chat_template_kwargs_json = get_template_kwargs(body, limits);
   Inputs in;
   in.chat = std::move(chat);
   return in;
@@ -357,15 +363,7 @@ static Inputs get_chat_inputs(const json& body, const Limits& limits) {
 // `chat_template_kwargs` become template variables (the front end checks a template is there).
 static void get_score_template_fields(const json& body, RequestParams& p, const Limits& limits) {
   p.instruction = get_string(body, "instruction");
-  if (const json* kw = field(body, "chat_template_kwargs")) {
-    if (!kw->is_object())
-      throw bad_request(
-          fmt::format("chat_template_kwargs: expected an object, got {}", json_type(*kw)),
-          "chat_template_kwargs");
-    if (kw->contains("chat_template") && !limits.trust_request_chat_template)
-      throw bad_request(kUntrustedTemplate, "chat_template_kwargs");
-    p.chat_template_kwargs_json = kw->dump();
-  }
+  p.chat_template_kwargs_json = get_template_kwargs(body, limits);
 }
 
 static Inputs get_inputs_or_chat(const json& body, const Limits& limits) {
