@@ -70,9 +70,7 @@ void embed(Context& ctx, Recorder& rec, const Tensor& ids, const Tensor& word_ta
   // offset aligned to minStorageBufferOffsetAlignment.
   uint64_t row_bytes = uint64_t(hidden) * dtype_size(dt);
   uint64_t table_rows = uint64_t(word_table.dim(0));
-  uint64_t max_bytes = info.max_storage_buffer_range;
-  long override_bytes = env_int("VKCLS_MAX_BINDING_BYTES", 0);
-  if (override_bytes > 0) max_bytes = std::min<uint64_t>(max_bytes, uint64_t(override_bytes));
+  uint64_t max_bytes = max_binding_bytes(ctx);
   uint64_t align = std::max<uint64_t>(1, info.min_storage_buffer_offset_alignment);
   uint64_t step = align / std::gcd(row_bytes, align);  // rows between aligned offsets
   uint64_t rows_per_range = table_rows;

@@ -1,4 +1,7 @@
 // Host side of gemm.comp (and the cooperative-matrix variant when usable).
+// A weight matrix larger than one binding (a 3072 x 24576 MLP in fp32 is 288 MiB; lavapipe
+// binds 128 MiB) is recorded as column blocks: rows [n0, n1) of w, bias[n0, n1) and the
+// columns [n0, n1) of y and residual, which the kernels reach through y_row_stride = N.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -6,12 +9,14 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <stdexcept>
 
 #include "runtime/context.h"
 #include "runtime/half.h"
 #include "runtime/memory.h"
 #include "runtime/ops.h"
+#include "runtime/ops/op_util.h"
 #include "runtime/pipeline.h"
 
 namespace vkcls::ops {
@@ -61,11 +66,13 @@ static Kernel portable_kernel(Context& ctx, const Tensor& x, const Tensor& w) {
   return cpu_kernel_runs(ctx, x, w) ? Kernel::cpu : direct_ok ? Kernel::direct : Kernel::tiled;
 }
 
-// Records one kernel; shapes are already checked.
+// Records one kernel; shapes are already checked. y (and residual) rows are y_row_stride
+// apart: N when w is whole, the full width when w is one column block.
 static void record(Context& ctx, Recorder& rec, Kernel k, const Tensor& x, const Tensor& w,
-                   const Tensor& y, const GemmArgs& args) {
+                   const Tensor& y, const GemmArgs& args, uint32_t y_row_stride = 0) {
   const int64_t M = x.dim(0), K = x.dim(1), N = w.dim(0);
-  params::GemmParams p{uint32_t(M), uint32_t(N), uint32_t(K), uint32_t(K), uint32_t(N)};
+  if (y_row_stride == 0) y_row_stride = uint32_t(N);
+  params::GemmParams p{uint32_t(M), uint32_t(N), uint32_t(K), uint32_t(K), y_row_stride};
   std::vector<uint32_t> spec = {uint32_t(args.act), args.bias ? 1u : 0u, args.residual ? 1u : 0u};
   // Unused optional inputs are bound to x (read-only) so the set is always complete.
   const Tensor& bias = args.bias ? *args.bias : x;
@@ -155,6 +162,40 @@ static void expect(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("gemm: " + what);
 }
 
+// Bytes [begin, begin + bytes) of t as a tensor of the given shape.
+static Tensor sub_range(const Tensor& t, VkDeviceSize begin, VkDeviceSize bytes,
+                        std::vector<int64_t> shape) {
+  Tensor s = t;
+  s.offset += begin;
+  s.bytes = bytes;
+  s.shape = std::move(shape);
+  s.host = t.host ? static_cast<char*>(t.host) + begin : nullptr;
+  return s;
+}
+
+static Kernel pick_kernel(Context& ctx, const Tensor& x, const Tensor& w, const GemmArgs& args) {
+  const bool f16 = w.dtype == DType::f16;
+  return f16 && args.allow_coopmat && coopmat_usable(ctx) ? Kernel::coopmat
+                                                          : portable_kernel(ctx, x, w);
+}
+
+// Columns per block of a w that spans more than one binding. Each block must start at an
+// aligned offset into w (n0 rows of K), y, residual and bias (n0 floats): minStorage-
+// BufferOffsetAlignment, and 16 for the texel views of the CPU kernel. Blocks of 256 or more
+// columns are rounded to a multiple of 256 (the tiles' multiple; alignments are powers of
+// two up to 256, so that keeps them aligned).
+static int64_t block_columns(Context& ctx, const Tensor& w) {
+  const uint64_t row_bytes = uint64_t(w.dim(1)) * dtype_size(w.dtype);
+  const uint64_t max_bytes = detail::max_binding_bytes(ctx);
+  const uint64_t align = std::max<uint64_t>(ctx.info().min_storage_buffer_offset_alignment, 16);
+  const uint64_t step = std::lcm(align / std::gcd(row_bytes, align), align / std::gcd(4, align));
+  int64_t cols = int64_t(max_bytes / row_bytes / step * step);
+  if (cols >= 256) cols = cols / 256 * 256;
+  expect(cols > 0, fmt::format("w {}: {} of its rows ({} bytes) exceed one binding ({} bytes)",
+                               w.describe(), step, step * row_bytes, max_bytes));
+  return cols;
+}
+
 void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const Tensor& y,
           const GemmArgs& args) {
   expect(x.shape.size() == 2 && w.shape.size() == 2 && y.shape.size() == 2,
@@ -174,10 +215,24 @@ void gemm(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& w, const T
            fmt::format("residual {} must be f32[{}, {}]", args.residual->describe(), M, N));
   if (M == 0 || N == 0) return;
 
-  const bool f16 = w.dtype == DType::f16;
-  Kernel k = f16 && args.allow_coopmat && coopmat_usable(ctx) ? Kernel::coopmat
-                                                              : portable_kernel(ctx, x, w);
-  record(ctx, rec, k, x, w, y, args);
+  const uint64_t es = dtype_size(w.dtype), row_bytes = uint64_t(K) * es;
+  if (uint64_t(N) * row_bytes <= detail::max_binding_bytes(ctx)) {
+    record(ctx, rec, pick_kernel(ctx, x, w, args), x, w, y, args);
+    return;
+  }
+  const int64_t cols = block_columns(ctx, w);
+  for (int64_t n0 = 0; n0 < N; n0 += cols) {
+    const int64_t nc = std::min(cols, N - n0);
+    // y's block spans from column n0 of row 0 to column n0 + nc of row M - 1
+    const VkDeviceSize y_begin = VkDeviceSize(n0) * 4, y_bytes = VkDeviceSize((M - 1) * N + nc) * 4;
+    Tensor wb = sub_range(w, VkDeviceSize(n0) * row_bytes, VkDeviceSize(nc) * row_bytes, {nc, K});
+    Tensor yb = sub_range(y, y_begin, y_bytes, {M, nc});
+    Tensor bias, res;
+    GemmArgs a = args;
+    if (args.bias) a.bias = &(bias = sub_range(*args.bias, y_begin, VkDeviceSize(nc) * 4, {nc}));
+    if (args.residual) a.residual = &(res = sub_range(*args.residual, y_begin, y_bytes, {M, nc}));
+    record(ctx, rec, pick_kernel(ctx, x, wb, a), x, wb, yb, a, uint32_t(N));
+  }
 }
 
 }  // namespace vkcls::ops

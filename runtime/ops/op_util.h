@@ -68,6 +68,15 @@ inline Grid grid_for(const Context& ctx, uint64_t groups) {
 }
 inline uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
+// The most bytes one weight binding may span: maxStorageBufferRange, or the smaller
+// VKCLS_MAX_BINDING_BYTES when set (tests use it to split small tables and matrices).
+inline uint64_t max_binding_bytes(const Context& ctx) {
+  uint64_t max_bytes = ctx.info().max_storage_buffer_range;
+  long override_bytes = env_int("VKCLS_MAX_BINDING_BYTES", 0);
+  if (override_bytes > 0) max_bytes = std::min<uint64_t>(max_bytes, uint64_t(override_bytes));
+  return max_bytes;
+}
+
 constexpr uint32_t kWorkgroup = 256;  // local_size_x of every op shader here
 
 }  // namespace vkcls::ops::detail

@@ -4,10 +4,12 @@
 // (row r = row r % 1000 of the original), so token id r + k * 1000 must give what id r gives in
 // the original model: a wrong binding offset, a row range dropped or added twice, all show as
 // different logits.
-// (2) bf16 and sharded decoder checkpoints (below).
+// (2) Decoder matrices and tables in column blocks / row ranges (a small binding limit).
+// (3) bf16 and sharded decoder checkpoints (below).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -160,6 +162,32 @@ TEST(BigWeights, WordTableLargerThanOneBindingRuns) {
   EXPECT_NE(r[0].error.find("vocabulary"), std::string::npos) << r[0].error;
   large.reset();
   fs::remove_all(dir);
+}
+
+// Every weight matrix of a decoder split into column blocks, and its word table into row
+// ranges: VKCLS_MAX_BINDING_BYTES = 5000 makes each of them bigger than "one binding" (the
+// op tests run a matrix past the real 128 MiB; here the blocks meet the model's fused qkv,
+// gate|up, biases and residual adds). The logits must be those of the unsplit model.
+TEST(BigWeights, DecoderMatricesInColumnBlocksGiveTheSameLogits) {
+  const std::vector<std::vector<int32_t>> ids = {{5, 17, 300, 42, 7}, {900, 12, 77, 15, 16, 8}};
+  for (const char* name : {"qwen2-seqcls", "gemma2-seqcls", "gpt2-seqcls"}) {
+    SCOPED_TRACE(name);
+    const fs::path dir = fs::path(VKCLS_TEST_DATA) / "decoders" / name;
+    auto open = [&] { return Engine::open({.model_dir = dir.string(), .dtype = "f32"}); };
+    const auto want = logits(*open(), ids);
+    setenv("VKCLS_MAX_BINDING_BYTES", "5000", 1);  // read on each op call; no engine is running
+    auto split = open();
+    const auto got = logits(*split, ids);
+    split.reset();
+    unsetenv("VKCLS_MAX_BINDING_BYTES");
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].size(), want[i].size());
+      for (size_t k = 0; k < got[i].size(); ++k)
+        EXPECT_NEAR(got[i][k], want[i][k], 1e-5 * std::max(1.f, std::abs(want[i][k])))
+            << "input " << i << " logit " << k;
+    }
+  }
 }
 
 // Decoder checkpoints as the hub ships them: bf16 (most LLMs) and sharded

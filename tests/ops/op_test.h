@@ -62,6 +62,21 @@ class OpTest : public ::testing::Test {
   std::unique_ptr<Arena> arena_;
 };
 
+// Sets an environment variable for the lifetime of the object (VKCLS_MAX_BINDING_BYTES,
+// VKCLS_GEMM: the op host functions read them on every call).
+struct ScopedEnv {
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+struct MaxBindingBytes : ScopedEnv {
+  explicit MaxBindingBytes(uint64_t bytes) : ScopedEnv("VKCLS_MAX_BINDING_BYTES", std::to_string(bytes)) {}
+};
+
 inline std::vector<float> random_vector(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);

@@ -18,12 +18,6 @@ std::vector<int32_t> random_ids(size_t n, int32_t lo, int32_t hi, uint32_t seed)
   return v;
 }
 
-// Sets VKCLS_MAX_BINDING_BYTES for the lifetime of the object.
-struct MaxBindingBytes {
-  explicit MaxBindingBytes(uint64_t bytes) { setenv("VKCLS_MAX_BINDING_BYTES", std::to_string(bytes).c_str(), 1); }
-  ~MaxBindingBytes() { unsetenv("VKCLS_MAX_BINDING_BYTES"); }
-};
-
 struct Case {
   int64_t tokens, hidden, vocab;
   int64_t max_pos = 0, types = 0;  // 0: no table

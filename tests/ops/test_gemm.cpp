@@ -114,6 +114,63 @@ TEST_F(OpTest, GemmResidualMayAliasOutputAndNoBias) {
                         1e-5, 1e-5));
 }
 
+// A w over the binding limit runs as column blocks (limit 70000: 256 columns a block in f32,
+// K = 64 being 256-byte rows, 512 in f16; limit 5000: blocks of a few columns, not a multiple
+// of the kernels' tiles), the last one narrow. Bias, an activation and a residual that aliases
+// y check that every block reads and writes its own columns.
+class GemmColumnBlocks : public OpTest,
+                         public ::testing::WithParamInterface<std::tuple<DType, int>> {};
+
+TEST_P(GemmColumnBlocks, MatchesReferenceAcrossBlocks) {
+  const auto [dt, limit] = GetParam();
+  const int M = 37, N = 1030, K = 64;
+  auto x = random_vector(size_t(M) * K, 41), w = random_vector(size_t(N) * K, 42, -0.5f, 0.5f),
+       b = random_vector(N, 43), r = random_vector(size_t(M) * N, 44);
+  if (dt == DType::f16) w = round_to_f16(w);
+  Tensor tx = upload_f32(x, {M, K}), tw = upload_f32(w, {N, K}, dt), tb = upload_f32(b, {N}),
+         ty = upload_f32(r, {M, N});
+  MaxBindingBytes scoped(limit);
+  Recorder rec(ctx());
+  ops::gemm(ctx(), rec, tx, tw, ty, {.bias = &tb, .residual = &ty, .act = ops::Act::gelu_tanh});
+  // at least as many blocks as the limit divides w into
+  EXPECT_GE(rec.num_dispatches(), (tw.bytes + limit - 1) / limit);
+  rec.submit_and_wait();
+  EXPECT_TRUE(all_close(download_f32(ty), ref_gemm(x, w, &b, &r, M, N, K, ops::Act::gelu_tanh),
+                        1e-5, 1e-5));
+}
+
+INSTANTIATE_TEST_SUITE_P(Blocks, GemmColumnBlocks,
+                         ::testing::Combine(::testing::Values(DType::f32, DType::f16),
+                                            ::testing::Values(70000, 5000)),
+                         [](const auto& info) {
+                           return fmt::format("{}_limit{}", dtype_name(std::get<0>(info.param)),
+                                              std::get<1>(info.param));
+                         });
+
+// No override: a w one row block larger than the device's maxStorageBufferRange itself
+// (lavapipe: 128 MiB), the case of a 3072 x 24576 fp32 MLP.
+TEST_F(OpTest, GemmWeightLargerThanMaxStorageBufferRange) {
+  const uint64_t range = ctx().info().max_storage_buffer_range;
+  const int M = 3, K = 1024;
+  const int64_t N64 = int64_t(range / (K * 4)) + 300;
+  if (uint64_t(N64) * K * 4 > (1ull << 31))
+    GTEST_SKIP() << "maxStorageBufferRange " << range << " needs a w of more than 2 GiB here";
+  const int N = int(N64);
+  auto x = random_vector(size_t(M) * K, 51), w = random_vector(size_t(N) * K, 52, -0.5f, 0.5f),
+       b = random_vector(N, 53);
+  Tensor tx = upload_f32(x, {M, K}), tb = upload_f32(b, {N});
+  Tensor tw = arena().alloc_large(DType::f32, {N, K});
+  ctx().upload(tw, w.data(), w.size() * 4);
+  ASSERT_GT(tw.bytes, range);
+  Tensor ty = arena().alloc(DType::f32, {M, N});
+  Recorder rec(ctx());
+  ops::gemm(ctx(), rec, tx, tw, ty, {.bias = &tb});
+  EXPECT_GE(rec.num_dispatches(), 2u);
+  rec.submit_and_wait();
+  EXPECT_TRUE(all_close(download_f32(ty), ref_gemm(x, w, &b, nullptr, M, N, K, ops::Act::none),
+                        1e-5, 2e-6 * std::sqrt(double(K))));
+}
+
 TEST_F(OpTest, GemmRejectsBadShapes) {
   Tensor x = arena().alloc(DType::f32, {4, 8}), w = arena().alloc(DType::f32, {5, 9}),
          y = arena().alloc(DType::f32, {4, 5});

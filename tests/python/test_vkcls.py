@@ -3,6 +3,7 @@ against the library's own sizes, errors as exceptions, progress and cancellation
 usage: test_vkcls.py [unittest args]; VKCLS_LIBRARY names the libvkcls.so to load, and
 PYTHONPATH must reach python/ (ctest sets both)."""
 import ctypes
+import json
 import sys
 import threading
 import unittest
@@ -15,6 +16,7 @@ from vkcls import _capi  # noqa: E402
 
 DEFAULT = str(REPO / "assets/models/sentiment-minilm-l4")
 MODELS = REPO / "tests/data/models"
+DATA = REPO / "tests/data/cli"  # NER pipeline goldens
 
 
 class LayoutTest(unittest.TestCase):
@@ -119,6 +121,28 @@ class OtherTasksTest(unittest.TestCase):
             self.assertTrue(r[0].tokens[0].special)
             with self.assertRaises(vkcls.Error):
                 e.token_classify(["x"], aggregation="bogus")
+
+    def test_every_aggregation_matches_pipeline(self):
+        # the Hugging Face NER pipeline's output (tests/cli/make_ner_reference.py), as the
+        # CLI test checks it: "none" gives entity + index, the others entity_group
+        for fixture in ["bert-tokcls", "roberta-tokcls"]:
+            with vkcls.Engine(str(MODELS / fixture), dtype="f32") as e:
+                for strategy in ["none", "simple", "first", "average", "max", "stride"]:
+                    ref = json.loads((DATA / f"ner_{fixture}_{strategy}.json").read_text())
+                    params = ref["params"]
+                    got = e.token_classify(ref["texts"], aggregation=params["aggregation_strategy"],
+                                           stride=params.get("stride", 0))
+                    self.assertEqual(len(got), len(ref["results"]))
+                    for i, (g, want) in enumerate(zip(got, ref["results"])):
+                        msg = f"{fixture} {strategy} text {i} ({ref['texts'][i]!r})"
+                        self.assertEqual(len(g.entities), len(want), msg)
+                        for ge, w in zip(g.entities, want):
+                            self.assertEqual(ge.entity, w.get("entity", w.get("entity_group")), msg)
+                            self.assertAlmostEqual(ge.score, w["score"], delta=1e-4, msg=msg)
+                            self.assertEqual((ge.word, ge.start, ge.end),
+                                             (w["word"], w["start"], w["end"]), msg)
+                            if "index" in w:
+                                self.assertEqual(ge.index, w["index"], msg)
 
     def test_score_and_rerank(self):
         with vkcls.Engine(str(MODELS / "bert-crossencoder"), dtype="f32") as e:
