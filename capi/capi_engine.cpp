@@ -179,6 +179,7 @@ void vkcls_options_init(vkcls_options* o) {
   *o = vkcls_options{};
   o->struct_size = sizeof(vkcls_options);
   o->device = -1;
+  o->max_input_bytes = EngineOptions{}.max_input_bytes;
 }
 
 vkcls_status vkcls_engine_open(const vkcls_options* options, vkcls_engine** out) {
@@ -203,6 +204,7 @@ vkcls_status vkcls_engine_open(const vkcls_options* options, vkcls_engine** out)
     if (o.hf_overrides_json) e.hf_overrides = o.hf_overrides_json;
     e.max_queued_requests = o.max_queued_requests;
     e.validation = o.validation != 0;
+    e.max_input_bytes = o.max_input_bytes;
 
     auto h = std::make_unique<vkcls_engine>();
     h->engine = Engine::open(e);

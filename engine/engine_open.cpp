@@ -223,7 +223,8 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   info.activation = activation_name(activation_for(cfg.problem_type, labels, st.activation_fn));
 
   parts.frontend = std::make_unique<FrontEnd>(
-      o.model_dir, FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size, converted},
+      o.model_dir,
+      FrontEndLimits{max_len, ri.vocab_size, ri.type_vocab_size, converted, o.max_input_bytes},
       o.chat_template);
   const TokenStrings& strings = parts.frontend->token_strings();
   OutputSpec& out = parts.output;

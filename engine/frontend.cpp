@@ -10,6 +10,16 @@ Error invalid(const std::string& message, const char* param) {
   return Error(ErrorKind::invalid_input, message, param);
 }
 
+// Before tokenizing: a text's cost (time, memory) grows with its bytes, not its tokens.
+void check_input_bytes(const std::string& text, const char* field, size_t limit) {
+  if (limit > 0 && text.size() > limit)
+    throw Error(ErrorKind::too_long,
+                fmt::format("{}: {} bytes is more than the limit of {} bytes per input "
+                            "(max_input_bytes)",
+                            field, text.size(), limit),
+                field);
+}
+
 // A template that writes its own BOS, tokenized with the post-processor's specials, would
 // start with two: transformers never adds the second (apply_chat_template tokenizes with
 // add_special_tokens=False), so the post-processor's is dropped.
@@ -121,6 +131,8 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
       out.windows.push_back(std::move(s));
       return out;
     }
+    check_input_bytes(in.text, task == Task::score ? "text" : "input", limits_.max_input_bytes);
+    if (in.text_pair) check_input_bytes(*in.text_pair, "text_pair", limits_.max_input_bytes);
     const char* field = task == Task::score ? "text_pair" : "input";
     // a score template renders the pair as one text; without one, converted LLM rerankers
     // score query + document as one text (vLLM's rule) and cross-encoders take a text pair
@@ -147,6 +159,7 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
       if ((join ? joined : in.text).empty()) throw invalid("text: input is empty", "input");
     }
     const std::string& text = in.chat || templated ? out.rendered : join ? joined : in.text;
+    if (in.chat || templated || join) check_input_bytes(text, field, limits_.max_input_bytes);
     const bool specials = in.chat ? in.chat->add_special_tokens : p.add_special_tokens;
     // max_length 0 = off; a null pointer would apply tokenizer.json's own "truncation"
     // block, which vLLM ignores (truncation is per request).
@@ -189,6 +202,7 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
 }
 
 TokenizeResult FrontEnd::tokenize(const std::string& text, bool add_special_tokens) const {
+  check_input_bytes(text, "prompt", limits_.max_input_bytes);
   Encoding e = tok_->encode(text, add_special_tokens);
   TokenizeResult r;
   r.ids = std::move(e.ids);

@@ -30,6 +30,7 @@ struct FrontEndLimits {
   // vLLM's use_pad_token false (a *ForCausalLM converted by classifier_from_token): a pair is
   // scored as one text, query + document with no separator, tokenized with the specials
   bool pair_as_one_text = false;
+  size_t max_input_bytes = 0;  // bytes of one text before tokenizing; 0: no limit
 };
 
 // One tokenized unit of work: a whole input, or one window of a strided text.

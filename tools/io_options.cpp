@@ -70,6 +70,8 @@ void add_model_options(Args& args) {
   args.option("hf-overrides", "",
               "JSON object merged into config.json, as vLLM's --hf-overrides "
               "(e.g. '{\"architectures\": [\"Qwen3ForSequenceClassification\"]}')");
+  args.option("max-input-bytes", std::to_string(EngineOptions{}.max_input_bytes),
+              "a longer text is that input's error, found before tokenizing it (0: no limit)");
 }
 
 void add_chat_options(Args& args, bool kwargs) {
@@ -151,6 +153,10 @@ void read_model_options(const Args& args, EngineOptions& e) {
   e.hf_overrides = args.get("hf-overrides");
   e.revision = args.get("revision");
   e.download = args.has("download");
+  const long max_input = args.get_int("max-input-bytes");
+  if (max_input < 0)
+    throw std::invalid_argument(fmt::format("--max-input-bytes must be >= 0, got {}", max_input));
+  e.max_input_bytes = size_t(max_input);
 }
 
 namespace {

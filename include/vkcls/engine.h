@@ -50,6 +50,9 @@ struct EngineOptions {
   std::string hf_overrides;  // vLLM's --hf-overrides: a JSON object merged into config.json
   // 0: unbounded; else submit() beyond this many queued requests throws Error(overloaded)
   size_t max_queued_requests = 0;
+  // Bytes of any one text (text, text_pair, a rendered chat input), checked before it is
+  // tokenized: tokenizing takes about 0.3 s and 75 MB per MiB. 0: no limit.
+  size_t max_input_bytes = size_t(1) << 20;
   bool validation = false;  // Khronos validation layer (debugging; also VKCLS_VALIDATION=1)
   // Chat inputs: this template's source instead of the model folder's (vLLM's --chat-template;
   // the CLI reads it from a file). A syntax error fails open() with its line and column.

@@ -138,6 +138,10 @@ typedef struct vkcls_options {
   const char* hf_overrides_json;  /* vLLM's --hf-overrides, merged into config.json; NULL */
   size_t max_queued_requests;     /* 0: unbounded; else beyond it calls fail OVERLOADED */
   int validation;                 /* 1: Khronos validation layer (debugging) */
+  /* Bytes of any one text, checked before tokenizing (an input over it fails on its own,
+   * INVALID_ARGUMENT); default 1 MiB; 0: no limit. A struct_size that ends before this field
+   * gets the default. */
+  size_t max_input_bytes;
 } vkcls_options;
 
 /* Defaults, struct_size set. Thread safe. */

@@ -236,12 +236,14 @@ class Engine:
         pooler_config: vLLM's --pooler-config, as a dict.
         hf_overrides: vLLM's --hf-overrides, a dict merged into config.json.
         validation: the Khronos validation layer (debugging).
+        max_input_bytes: bytes of any one text, checked before tokenizing; 0: no limit.
     """
 
     def __init__(self, model_dir: str, *, device: int = -1, dtype: str = "auto",
                  max_batch_tokens: int = 0, pooler_config: Optional[dict] = None,
                  hf_overrides: Optional[dict] = None, max_queued_requests: int = 0,
-                 revision: Optional[str] = None, validation: bool = False) -> None:
+                 revision: Optional[str] = None, validation: bool = False,
+                 max_input_bytes: int = 1 << 20) -> None:
         o = _capi.Options()
         _lib.vkcls_options_init(ctypes.byref(o))
         o.model_dir = str(model_dir).encode()
@@ -250,6 +252,7 @@ class Engine:
         o.max_batch_tokens = max_batch_tokens
         o.max_queued_requests = max_queued_requests
         o.validation = int(validation)
+        o.max_input_bytes = max_input_bytes
         if revision:
             o.revision = revision.encode()
         if pooler_config is not None:

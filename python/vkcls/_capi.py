@@ -26,7 +26,7 @@ class Options(ctypes.Structure):
         ("download", c_int), ("device", c_int), ("dtype", c_char_p),
         ("max_batch_tokens", c_int64), ("pooler_config_json", c_char_p),
         ("hf_overrides_json", c_char_p), ("max_queued_requests", c_size_t),
-        ("validation", c_int),
+        ("validation", c_int), ("max_input_bytes", c_size_t),
     ]
 
 

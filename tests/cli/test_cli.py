@@ -294,6 +294,17 @@ class BadInputTest(unittest.TestCase):
             self.assertRegex(err, rf"line {line}: .*{reason}", err)
         self.assertIn("9 inputs, 6 failed", err)
 
+    def test_max_input_bytes(self):
+        # a text over --max-input-bytes is that input's error, the others are classified
+        rc, out, err = run(["classify", "--model", model("bert-seqcls"), "--max-input-bytes", "10",
+                            "the movie was great", "a movie"])
+        self.assertEqual(rc, 1, err)
+        self.assertEqual([g["index"] for g in jsonl(out)], [1])
+        self.assertRegex(err, r"input 1: input: 19 bytes is more than the limit of 10 bytes")
+        rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--max-input-bytes", "-1", "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--max-input-bytes", err)
+
     def test_line_endings_bom_and_directories(self):
         # CR-only and CRLF line ends split lines like LF; a UTF-8 BOM before a CSV header is dropped
         _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--quiet"], stdin=b"good\rbad\r\nfine\n",

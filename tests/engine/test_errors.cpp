@@ -88,6 +88,47 @@ TEST_F(Errors, TruncationLimits) {
   EXPECT_EQ(r[0].error_kind, ErrorKind::too_long);
 }
 
+// One text over max_input_bytes (1 MiB by default) fails alone, before it is tokenized (an
+// 8 MB text took 2.3 s and 600 MB to tokenize); a text just under it is tokenized and
+// truncated as usual. Pairs and chat inputs are bounded the same way.
+TEST_F(Errors, InputBytesAreBoundedBeforeTokenizing) {
+  const size_t limit = EngineOptions{}.max_input_bytes;
+  ASSERT_EQ(limit, size_t(1) << 20);
+  std::string under(limit, 'a'), over(limit + 1, 'a');
+  for (size_t i = 0; i < limit; i += 6) under[i] = over[i] = ' ';
+  RequestParams p;
+  p.truncate_prompt_tokens = -1;
+  auto r = engine_->classify({{over}, {under}, {"the movie was great"}}, p);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].error_kind, ErrorKind::too_long);
+  EXPECT_TRUE(contains(r[0].error, fmt::format("{} bytes", limit + 1)) &&
+              contains(r[0].error, fmt::format("{} bytes per input", limit)) &&
+              contains(r[0].error, "max_input_bytes"))
+      << r[0].error;
+  ASSERT_TRUE(r[1].ok()) << r[1].error;
+  EXPECT_EQ(r[1].prompt_tokens, 512);
+  EXPECT_TRUE(r[2].ok());
+  EXPECT_EQ(r[2].probs, engine_->classify({{"the movie was great"}}, p)[0].probs);
+
+  TextInput pair{"where is it"};
+  pair.text_pair = over;
+  r = engine_->classify({pair}, p);
+  EXPECT_EQ(r[0].error_kind, ErrorKind::too_long);
+  EXPECT_TRUE(contains(r[0].error, "text_pair")) << r[0].error;
+  EXPECT_THROW(engine_->tokenize(over, true), Error);
+
+  // the limit is the engine's option; 0 lifts it
+  auto small = Engine::open(
+      {.model_dir = (kModels / "bert-seqcls").string(), .dtype = "f32", .max_input_bytes = 10});
+  r = small->classify({{"the movie was great"}, {"a movie"}});
+  EXPECT_EQ(r[0].error_kind, ErrorKind::too_long);
+  EXPECT_TRUE(contains(r[0].error, "19 bytes") && contains(r[0].error, "10 bytes")) << r[0].error;
+  EXPECT_TRUE(r[1].ok());
+  auto unbounded = Engine::open(
+      {.model_dir = (kModels / "bert-seqcls").string(), .dtype = "f32", .max_input_bytes = 0});
+  EXPECT_TRUE(unbounded->classify({{over}}, p)[0].ok());
+}
+
 TEST_F(Errors, ScoreNeedsOneLabel) {
   try {
     engine_->score("query", {"doc"});

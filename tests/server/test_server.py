@@ -309,6 +309,17 @@ def test_slow_client(srv):
     s.close()
 
 
+def test_huge_input(srv):
+    """One 8 MB text (issue 14: tokenizing it held the server for seconds and 600 MB) is refused
+    before it is tokenized, naming the limit (--max-input-bytes, 1 MiB by default)."""
+    big = ("movie " * 1_340_000)[:8_000_000]
+    expect_error(srv.post("/classify", {"input": big}), 400,
+                 contains=["8000000 bytes", "1048576 bytes per input", "max_input_bytes"], what="8 MB input")
+    expect_error(srv.post("/tokenize", {"prompt": big}), 400, contains="max_input_bytes", what="8 MB /tokenize")
+    st, body, _ = srv.post("/classify", {"input": "the movie was fine"})
+    check(st == 200, f"the server still answers: {st} {body}")
+
+
 def test_port_in_use(srv):
     """A second `vkcls serve` on a port in use fails with exit code 2 and says why (issue 14:
     with SO_REUSEPORT it started and took half the connections)."""
@@ -615,7 +626,7 @@ def main():
         servers["decoders"] = (Server(os.path.join(decoders, "qwen2-seqcls"), "--served-model-name", "qwen2"),
                                Server(rr, "--hf-overrides", overrides))
         tests = [(test_classify, "seqcls"), (test_concurrency, "seqcls"), (test_slow_client, "seqcls"),
-                 (test_port_in_use, "seqcls"),
+                 (test_huge_input, "calibrated"), (test_port_in_use, "seqcls"),
                  (test_access_log, "seqcls"), (test_score, "cross"), (test_embeddings, "embed"),
                  (test_token_classify, "tok"), (test_pooler_config, "calibrated"), (test_chat, "chat"),
                  (test_chat_untrusted, "seqcls"), (test_ops, "ops"), (test_decoders, "decoders")]
