@@ -172,6 +172,7 @@ class Unigram final : public Model {
 std::unique_ptr<Model> make_unigram_from_json(const json& j, const std::string& path) {
   const json& jv = json_at(j, "vocab", path);
   if (!jv.is_array()) json_fail(path + ".vocab", "expected an array of [piece, score]");
+  if (jv.empty()) json_fail(path + ".vocab", "the vocabulary is empty");
   std::vector<std::pair<std::string, double>> vocab;
   vocab.reserve(jv.size());
   for (size_t i = 0; i < jv.size(); ++i) {

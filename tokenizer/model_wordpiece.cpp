@@ -10,6 +10,8 @@ namespace vkcls::tok {
 
 Vocab vocab_from_json(const json& j, const std::string& path) {
   if (!j.is_object()) json_fail(path, "expected an object {token: id}");
+  // every text would fail at its first word: a broken folder, refused when it loads
+  if (j.empty()) json_fail(path, "the vocabulary is empty");
   Vocab v;
   v.to_id.reserve(j.size());
   for (auto it = j.begin(); it != j.end(); ++it) {

@@ -8,6 +8,7 @@ tests/data/cli/*.json (the Hugging Face pipelines, made by make_ner_reference.py
 """
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -319,6 +320,24 @@ class BadInputTest(unittest.TestCase):
             rc, _, err = run(["classify", "--model", model("bert-seqcls"), "--input", d])
             self.assertEqual(rc, 2, err)
             self.assertIn("is a directory", err)
+
+    def test_empty_tokenizer_vocab_is_a_model_error(self):
+        # exit 2 (the model folder is broken), not 1 with every input failing on its own
+        with tempfile.TemporaryDirectory() as d:
+            folder = os.path.join(d, "empty-vocab")
+            shutil.copytree(model("bert-seqcls"), folder)
+            path = os.path.join(folder, "tokenizer.json")
+            with open(path) as f:
+                tok = json.load(f)
+            tok["model"]["vocab"] = {}
+            tok["added_tokens"] = []
+            tok["post_processor"] = None
+            with open(path, "w") as f:
+                json.dump(tok, f)
+            rc, out, err = run(["classify", "--model", folder, "hello"])
+            self.assertEqual(rc, 2, err)
+            self.assertEqual(out, "")
+            self.assertIn("the vocabulary is empty", err)
 
     def test_overlong_line_skipped_with_flat_memory(self):
         # a 40 MB line over --max-line-bytes (default 8 MiB) is reported and skipped, without being

@@ -125,6 +125,17 @@ TEST(Tokenizer, MalformedJsonNamesTheField) {
   j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({{{"SpecialToken", {{"id", "[X]"}, {"type_id", 0}}}}})},
                          {"pair", json::array()}, {"special_tokens", json::object()}};
   EXPECT_NE(error_of(j.dump()).find("[X]"), std::string::npos) << error_of(j.dump());
+  // an empty vocabulary is refused at load (issue 14: it failed every text one by one)
+  j = tiny_bert();
+  j["model"]["vocab"] = json::object();
+  j["post_processor"] = nullptr;
+  EXPECT_NE(error_of(j.dump()).find("model.vocab: the vocabulary is empty"), std::string::npos)
+      << error_of(j.dump());
+  j = tiny_bert();
+  j["model"] = {{"type", "Unigram"}, {"vocab", json::array()}, {"unk_id", nullptr}};
+  j["post_processor"] = nullptr;
+  EXPECT_NE(error_of(j.dump()).find("model.vocab: the vocabulary is empty"), std::string::npos)
+      << error_of(j.dump());
 }
 
 TEST(Tokenizer, TruncationWindows) {
