@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -74,6 +75,30 @@ const std::set<std::string> kRoutes = {"/classify", "/pooling",    "/score",    
 const std::set<std::string> kPostRoutes = {
     "/classify",  "/pooling",   "/score",         "/v1/score", "/rerank",
     "/v1/rerank", "/v2/rerank", "/v1/embeddings", "/tokenize", "/detokenize"};
+
+// The task a POST route serves. vLLM registers a route only when the model serves its task,
+// so on other models it is 404, as there; /pooling picks its task per request.
+const char* route_task(const std::string& path) {
+  if (path == "/classify") return "classify";
+  if (path == "/score" || path == "/v1/score" || path.ends_with("/rerank")) return "score";
+  if (path == "/v1/embeddings") return "embed";
+  return nullptr;
+}
+
+// vLLM's API-key check: "Authorization: <scheme> <key>" with the scheme "Bearer" in any case,
+// the key compared in constant time.
+bool authorized(const std::string& header, const std::string& key) {
+  const size_t space = header.find(' ');
+  if (space == std::string::npos) return false;
+  std::string scheme = header.substr(0, space);
+  for (char& ch : scheme) ch = char(std::tolower(uint8_t(ch)));
+  const std::string given = header.substr(space + 1);
+  // the time depends on the given key's length only
+  size_t diff = given.size() ^ key.size();
+  for (size_t i = 0; i < given.size(); ++i)
+    diff |= uint8_t(given[i]) ^ (i < key.size() ? uint8_t(key[i]) : 0u);
+  return scheme == "bearer" && diff == 0;
+}
 
 // X-Request-Id is echoed in the response headers and the access log: printable ASCII only,
 // at most this long; anything else is refused (400), not cleaned up silently.
@@ -142,11 +167,28 @@ void HttpServer::Impl::setup() {
   // Everything decided from the request line and headers, before any body byte is read. A
   // request answered here with its body unread closes its connection after the answer.
   const std::string& api_key = opt.api_key;
-  svr.set_pre_routing_handler([&api_key, max_payload](const httplib::Request& req,
-                                                      httplib::Response& res) {
+  svr.set_pre_routing_handler([&c, &api_key, max_payload](const httplib::Request& req,
+                                                          httplib::Response& res) {
     using R = httplib::Server::HandlerResponse;
     t_request_start = Clock::now();
     const bool body = has_body(req);
+    // CORS as vLLM's default middleware (any origin, method and header): a preflight is
+    // answered here, before the API key; other answers to a page carry the origin header
+    if (req.has_header("Origin")) {
+      res.set_header("Access-Control-Allow-Origin", "*");
+      if (req.method == "OPTIONS" && req.has_header("Access-Control-Request-Method")) {
+        res.status = 200;
+        res.set_header("Access-Control-Allow-Methods",
+                       "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT");
+        if (req.has_header("Access-Control-Request-Headers"))
+          res.set_header("Access-Control-Allow-Headers",
+                         req.get_header_value("Access-Control-Request-Headers"));
+        res.set_header("Access-Control-Max-Age", "600");
+        res.set_content("OK", "text/plain");
+        if (body) request_close_after();
+        return R::Handled;
+      }
+    }
     auto refuse = [&](int status, const std::string& message,
                       std::optional<std::string> param = std::nullopt) {
       set_error(res, status, message, param);
@@ -158,15 +200,36 @@ void HttpServer::Impl::setup() {
     if (auto p = request_id_problem(req.get_header_value("X-Request-Id"), "X-Request-Id"))
       return refuse(400, *p, "X-Request-Id");
     if (!api_key.empty() && req.path != "/health" && req.path != "/metrics" &&
-        req.path != "/ping" && req.method != "OPTIONS") {
-      if (req.get_header_value("Authorization") != "Bearer " + api_key) {
+        req.path != "/ping" && req.path != "/version" && req.method != "OPTIONS") {
+      if (!authorized(req.get_header_value("Authorization"), api_key)) {
         res.status = 401;
         res.set_content(R"({"error":"Unauthorized"})", "application/json");
         if (body) request_close_after();
         return R::Handled;
       }
     }
+    // a known route asked with another method: 405 naming the ones it takes
+    const bool get_route = kRoutes.count(req.path) && !kPostRoutes.count(req.path);
+    const bool get_like = req.method == "GET" || req.method == "HEAD";
+    if (req.path == "/ping" && req.method == "POST") {  // SageMaker's health check, as vLLM
+      if (body) request_close_after();
+      if (c.engine.stats().device_lost)
+        return refuse(503, "the Vulkan device was lost; restart the server");
+      res.status = 200;
+      return R::Handled;
+    }
+    if ((kPostRoutes.count(req.path) && req.method != "POST") || (get_route && !get_like)) {
+      res.set_header("Allow", get_route ? "GET, HEAD" : "POST");
+      return refuse(405, fmt::format("Method Not Allowed: {} {}", req.method, req.path));
+    }
     const bool post_route = req.method == "POST" && kPostRoutes.count(req.path);
+    if (post_route) {
+      const char* task = route_task(req.path);
+      const auto& tasks = c.engine.info().tasks;
+      if (task && std::find(tasks.begin(), tasks.end(), task) == tasks.end())
+        return refuse(404, fmt::format("Not Found: {} {} (the model serves {}, not {})", req.method,
+                                       req.path, fmt::join(tasks, ", "), task));
+    }
     if (body && !post_route) {
       // httplib would read the body of any POST / PUT / PATCH / DELETE into memory before
       // finding no route for it; GET and friends never read theirs

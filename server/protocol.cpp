@@ -195,6 +195,18 @@ Common get_common(const json& body) {
   if (!p.use_activation) p.use_activation = get_bool(body, "activation");
   if (!p.use_activation) p.use_activation = get_bool(body, "softmax");
   if (auto pr = get_int(body, "priority")) p.priority = *pr;
+  // vLLM's Literal: vkcls never pads; its models mask padding, so "max_length" changes nothing
+  if (auto pad = get_string(body, "padding"); pad && *pad != "max_length" && *pad != "do_not_pad")
+    throw bad_request(fmt::format("padding: '{}' is not 'max_length' or 'do_not_pad'", *pad),
+                      "padding");
+  // vLLM's limits (1 to 1024 characters); there is no prefix cache to salt yet
+  if (auto salt = get_string(body, "cache_salt")) {
+    size_t chars = 0;
+    for (unsigned char ch : *salt) chars += (ch & 0xC0) != 0x80;
+    if (chars < 1 || chars > 1024)
+      throw bad_request(fmt::format("cache_salt: {} characters; it must have 1 to 1024", chars),
+                        "cache_salt");
+  }
   if (body.contains("normalize"))
     throw bad_request("Parameter `normalize` was removed; use `use_activation` instead.",
                       "normalize");

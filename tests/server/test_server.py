@@ -229,8 +229,34 @@ def test_classify(srv):
     expect_error(srv.post("/classify", {"input": ["a"] * 9}), 400, "input", "8", "too many inputs")
     expect_error(srv.post("/classify", {"input": "a" * 70000}), 413, None, "65536", "payload too large")
     expect_error(srv.get("/nope"), 404, None, what="unknown route")
-    expect_error(srv.get("/classify"), 404, None, what="GET on a POST route")
-    expect_error(srv.post("/score", {"queries": "a", "documents": ["b"]}), 400, "model", "score", "score on a classifier")
+    # vLLM: a known route asked with another method is 405; the routes of tasks the model does
+    # not serve are not registered (404)
+    expect_error(srv.get("/classify"), 405, None, "Method Not Allowed", "GET on a POST route")
+    check(srv.get("/classify")[2].get("Allow") == "POST", "405 names the method (Allow: POST)")
+    expect_error(srv.post("/health", {}), 405, None, what="POST on a GET route")
+    for route in ["/score", "/v1/score", "/rerank", "/v1/rerank", "/v2/rerank"]:
+        expect_error(srv.post(route, {"queries": "a", "documents": ["b"]}), 404, None, "not score",
+                     f"{route} on a classifier")
+    st, _, _ = srv.post("/ping", {})
+    check(st == 200, f"POST /ping (SageMaker's health check) {st}")
+    # vLLM's pydantic limits on padding and cache_salt
+    for good in [{"padding": "max_length"}, {"padding": "do_not_pad"}, {"cache_salt": "s" * 1024},
+                 {"cache_salt": "ü" * 1024}]:
+        st, body, _ = srv.post("/classify", {"input": "x", **good})
+        check(st == 200, f"accepted {list(good.items())[0][0]}: {st} {body}")
+    expect_error(srv.post("/classify", {"input": "x", "padding": "longest"}), 400, "padding", "longest", "padding")
+    expect_error(srv.post("/classify", {"input": "x", "cache_salt": ""}), 400, "cache_salt", "1 to 1024", "empty salt")
+    expect_error(srv.post("/classify", {"input": "x", "cache_salt": "s" * 1025}), 400, "cache_salt", "1025",
+                 "long salt")
+    # CORS as vLLM's default middleware: preflight answered, origin allowed on answers
+    st, body, h = srv.request("OPTIONS", "/classify", headers={
+        "Origin": "http://page.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,authorization"})
+    check(st == 200 and h.get("Access-Control-Allow-Origin") == "*" and "POST" in h.get("Access-Control-Allow-Methods", "")
+          and h.get("Access-Control-Allow-Headers") == "content-type,authorization", f"CORS preflight {st} {h}")
+    st, _, h = srv.post("/classify", {"input": "x"}, headers={"Origin": "http://page.example"})
+    check(st == 200 and h.get("Access-Control-Allow-Origin") == "*", f"CORS on an answer {st} {h}")
+    check("Access-Control-Allow-Origin" not in srv.post("/classify", {"input": "x"})[2], "no CORS header without Origin")
     expect_error(srv.post("/classify", {"input": "x", "normalize": True}), 400, "normalize", what="removed normalize")
 
     # /pooling
@@ -406,7 +432,7 @@ def test_embeddings(srv):
     check(st == 200 and all_close(body["data"][0]["data"], ref[0]["embedding"], 1e-5), "/pooling default task embed")
     expect_error(srv.post("/v1/embeddings", {"input": "x", "dimensions": 0}), 400, "dimensions", what="dimensions 0")
     expect_error(srv.post("/v1/embeddings", {"input": "x", "dimensions": 4096}), 400, "dimensions", what="dimensions big")
-    expect_error(srv.post("/classify", {"input": "x"}), 400, "model", "classify", "classify on an embedder")
+    expect_error(srv.post("/classify", {"input": "x"}), 404, None, "not classify", "classify on an embedder")
 
 
 def test_token_classify(srv):
@@ -458,6 +484,12 @@ def test_ops(srv):
     st, body, _ = srv.post("/classify", {"input": "x"}, headers=auth)
     check(st == 200, "api key accepted")
     check(srv.get("/health")[0] == 200 and srv.get("/metrics")[0] == 200, "/health and /metrics need no key")
+    check(srv.get("/version")[0] == 200 and srv.get("/ping")[0] == 200, "/version and /ping need no key (vLLM)")
+    # vLLM: the scheme in any case; the key itself exactly
+    for header, want in [("bearer sekret", 200), ("BEARER sekret", 200), ("Bearer  sekret", 401),
+                         ("Bearer sekre", 401), ("Basic sekret", 401), ("sekret", 401)]:
+        st, _, _ = srv.post("/classify", {"input": "x"}, headers={"Authorization": header})
+        check(st == want, f"Authorization {header!r}: {st} != {want}")
 
     statuses = []
     big = {"input": ["movie " * 50] * 4}
