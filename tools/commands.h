@@ -12,5 +12,6 @@ int cmd_token_classify(int argc, char** argv);  // tools/cmd_token_classify.cpp
 int cmd_score(int argc, char** argv);           // tools/cmd_score.cpp
 int cmd_embed(int argc, char** argv);           // tools/cmd_embed.cpp
 int cmd_serve(int argc, char** argv);           // tools/cmd_serve.cpp
+int cmd_bench(int argc, char** argv);           // tools/cmd_bench.cpp
 
 }  // namespace vkcls::cli

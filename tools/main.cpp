@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"score", vkcls::cli::cmd_score, "score (query, document) pairs with a cross-encoder; rerank"},
     {"rerank", vkcls::cli::cmd_score, "alias of score"},
     {"embed", vkcls::cli::cmd_embed, "sentence embeddings"},
+    {"bench", vkcls::cli::cmd_bench, "throughput, latency percentiles and memory over a synthetic workload"},
 #endif
 #ifdef VKCLS_HAVE_SERVE
     {"serve", vkcls::cli::cmd_serve, "HTTP server with vLLM's pooling API (/classify, /score, /rerank, /pooling, /v1/embeddings)"},

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -23,7 +24,7 @@ MODELS = os.path.join(DATA, "models")
 BIN = None  # set from argv
 STREAM_LINES = int(os.environ.get("VKCLS_STREAM_LINES", "10000"))
 
-COMMON = ["model", "device", "dtype", "max-batch-tokens", "max-line-bytes", "pooler-config", "hf-overrides", "revision", "download",
+COMMON = ["model", "device", "dtype", "max-batch-tokens", "max-line-bytes", "max-input-bytes", "pooler-config", "hf-overrides", "revision", "download",
           "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
@@ -161,6 +162,90 @@ class DecoderTest(unittest.TestCase):
         rc, _, err = run(base[:-1] + ["no/such/template.jinja", "q", "d"])
         self.assertEqual(rc, 2)
         self.assertIn("--chat-template", err)
+
+
+class BenchTest(unittest.TestCase):
+    """`vkcls bench`: the report's shape and its arithmetic (figures are not asserted)."""
+    DEFAULT = os.path.join(HERE, "..", "..", "assets", "models", "sentiment-minilm-l4")
+
+    def check_report(self, rep, lengths, batch, requests):
+        self.assertEqual([r["length"] for r in rep["rows"]], lengths)
+        for r in rep["rows"]:
+            self.assertEqual(r["requests"], requests)
+            self.assertEqual(r["sequences"], requests * batch)
+            self.assertEqual(r["tokens"], requests * batch * r["length"])
+            self.assertGreater(r["seconds"], 0)
+            self.assertAlmostEqual(r["tokens_per_s"], r["tokens"] / r["seconds"], delta=1e-6 * r["tokens_per_s"])
+            lat = r["latency_ms"]
+            self.assertTrue(0 < lat["p50"] <= lat["p90"] <= lat["p99"], lat)
+            # no request can take longer than the whole measured run
+            self.assertLessEqual(lat["p99"], 1e3 * r["seconds"] * 1.001)
+
+    def test_help_and_in_process_json(self):
+        _, out, _ = run(["bench", "--help"], check_rc=0)
+        for opt in ["--lengths", "--batch", "--requests", "--concurrency", "--url", "--json", "--task"]:
+            self.assertIn(opt, out)
+        _, out, err = run(["bench", "--model", self.DEFAULT, "--json", "--lengths", "8,24", "--batch", "3",
+                           "--requests", "4", "--concurrency", "2"], check_rc=0)
+        rep = json.loads(out)
+        self.check_report(rep, [8, 24], 3, 4)
+        self.assertEqual(rep["task"], "classify")
+        self.assertEqual(rep["concurrency"], 2)
+        self.assertTrue(rep["device"] and rep["driver"], rep)
+        self.assertGreater(rep["peak_host_bytes"], 0)
+        self.assertGreater(rep["device_bytes"]["weights"], 0)
+        self.assertGreater(rep["device_bytes"]["activations_reserved"], 0)
+        # the table form names the same columns
+        _, out, _ = run(["bench", "--model", self.DEFAULT, "--lengths", "8", "--requests", "1"], check_rc=0)
+        for col in ["tokens/s", "seqs/s", "p50 ms", "p99 ms", "peak host memory"]:
+            self.assertIn(col, out)
+
+    def test_other_tasks_and_bad_options(self):
+        _, out, _ = run(["bench", "--model", model("bert-st-embedding"), "--task", "embed", "--json", "--lengths", "5",
+                         "--requests", "2"], check_rc=0)
+        self.check_report(json.loads(out), [5], 8, 2)
+        _, out, _ = run(["bench", "--model", model("bert-crossencoder"), "--task", "score", "--json", "--lengths", "6",
+                         "--requests", "2", "--batch", "2"], check_rc=0)
+        self.check_report(json.loads(out), [6], 2, 2)
+        for bad, name in [(["--lengths", "0"], "--lengths"), (["--lengths", "513"], "512"),
+                          (["--lengths", "8,x"], "--lengths"), (["--batch", "0"], "--batch"),
+                          (["--task", "generate"], "--task")]:
+            rc, _, err = run(["bench", "--model", model("bert-seqcls")] + bad)
+            self.assertEqual(rc, 2, f"{bad}: {err}")
+            self.assertIn(name, err)
+        # a task the model does not serve: a clear error, exit 2
+        rc, _, err = run(["bench", "--model", model("bert-seqcls"), "--task", "token_classify", "--lengths", "4"])
+        self.assertEqual(rc, 2, err)
+        self.assertIn("token_classify", err)
+
+    def test_against_a_server(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        srv = subprocess.Popen([BIN, "serve", "--model", self.DEFAULT, "--port", str(port), "--no-access-log"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 120
+            while True:  # until the server answers (or has exited)
+                self.assertIsNone(srv.poll(), "the server exited")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    self.assertLess(time.time(), deadline, "the server did not start")
+                    time.sleep(0.1)
+            _, out, _ = run(["bench", "--url", f"http://127.0.0.1:{port}", "--json", "--lengths", "8", "--requests",
+                             "3", "--batch", "2", "--concurrency", "3"], check_rc=0)
+            rep = json.loads(out)
+            self.check_report(rep, [8], 2, 3)
+            self.assertEqual(rep["model"], "sentiment-minilm-l4")
+            self.assertIn("client_peak_host_bytes", rep)
+        finally:
+            srv.terminate()
+            srv.wait(30)
+        rc, _, err = run(["bench", "--url", f"http://127.0.0.1:{port}", "--lengths", "8"])
+        self.assertEqual(rc, 2)
+        self.assertIn("no vkcls server answers", err)
 
 
 class HelpTest(unittest.TestCase):
