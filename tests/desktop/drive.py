@@ -62,13 +62,20 @@ def start_xvfb():
     xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "640x360x24",
                              "-nolisten", "tcp", "-noreset"], pass_fds=(w,))
     os.close(w)
-    ready, _, _ = select.select([r], [], [], TIMEOUT)
-    if not ready:
-        xvfb.kill()
-        fail("Xvfb did not report a display")
-    display = os.read(r, 64).decode().strip()
+    # Xvfb writes the number and then "\n" in two writes: read up to the newline, or closing
+    # the pipe early fails its second write (and the server)
+    got, deadline = b"", time.monotonic() + TIMEOUT
+    while not got.endswith(b"\n"):
+        ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(r, 64) if ready else b""
+        if not chunk:
+            xvfb.kill()
+            fail(f"Xvfb did not report a display (got {got!r})")
+        got += chunk
     os.close(r)
+    display = got.decode().strip()
     if not display.isdigit():
+        xvfb.kill()
         fail(f"Xvfb reported {display!r}")
     return xvfb, ":" + display
 
@@ -111,8 +118,12 @@ def find_described(root, descriptions):
 class Window:
     """One running vkcls-desktop, its X window and its accessible widgets."""
 
-    def __init__(self, app_path, model, logfile):
-        self.proc = subprocess.Popen([app_path, model], stdout=logfile, stderr=subprocess.STDOUT)
+    def __init__(self, app_path, model, log_path, windows):
+        self.log_path = log_path
+        with open(log_path, "w") as logfile:
+            self.proc = subprocess.Popen([app_path, model], stdout=logfile,
+                                         stderr=subprocess.STDOUT)
+        windows.append(self)  # killed at the end whatever happens next
         # the X window (xdotool --sync polls for it; bounded by xdotool()'s timeout)
         self.wid = xdotool("search", "--sync", "--onlyvisible", "--pid", str(self.proc.pid),
                            "--name", "^vkcls desktop$").split()[0]
@@ -189,6 +200,46 @@ def check_label(got, want):
         fail(f"the label reads {got!r}: the argmax of two classes scores at least 0.5")
 
 
+def check_sentences(app_path, model, artifacts, windows):
+    """The default model: a positive sentence, then (cleared and retyped) a negative one."""
+    win = Window(app_path, model, os.path.join(artifacts, "app.log"), windows)
+    t0 = time.monotonic()
+    win.type(POSITIVE)
+    label, status = win.classified(POSITIVE)
+    log(f"{POSITIVE!r} -> {label!r} ({status}; {time.monotonic() - t0:.1f} s from typing)")
+    check_label(label, "positive")
+    screenshot(os.path.join(artifacts, "desktop-positive.png"))
+
+    xdotool("windowfocus", "--sync", win.wid)
+    xdotool("key", "ctrl+a", "BackSpace")
+    wait_for("the entry and the label to clear",
+             lambda: text_of(win.entry) == "" and text_of(win.result) == "")
+    win.type(NEGATIVE)
+    label, status = win.classified(NEGATIVE)
+    log(f"{NEGATIVE!r} -> {label!r} ({status})")
+    check_label(label, "negative")
+    screenshot(os.path.join(artifacts, "desktop-negative.png"))
+    win.quit()
+    summary = open(win.log_path).read().strip().splitlines()
+    log("app:", summary[-1] if summary else "(no output)")
+
+
+def check_missing_model(app_path, artifacts, windows):
+    """A model folder that does not exist: the error is in the label, the app keeps running."""
+    missing = os.path.join(artifacts, "no-such-model")
+    win = Window(app_path, missing, os.path.join(artifacts, "app-error.log"), windows)
+
+    def error_shown():
+        t = text_of(win.result)
+        return t if t.startswith("Error: ") else None
+    got = wait_for("the error in the label", error_shown)
+    log(f"missing model -> {got!r}")
+    if missing not in got:
+        fail(f"the error {got!r} does not name the folder {missing}")
+    screenshot(os.path.join(artifacts, "desktop-error.png"))
+    win.quit()
+
+
 def main():
     app_path, model, artifacts = sys.argv[1:4]
     os.makedirs(artifacts, exist_ok=True)
@@ -197,49 +248,18 @@ def main():
     log(f"Xvfb on {display}")
     windows = []
     try:
-        # 1. the default model: a positive sentence, typed while the model may still be loading
-        with open(os.path.join(artifacts, "app.log"), "w") as logfile:
-            win = Window(app_path, model, logfile)
-            windows.append(win)
-            t0 = time.monotonic()
-            win.type(POSITIVE)
-            label, status = win.classified(POSITIVE)
-            log(f"{POSITIVE!r} -> {label!r} ({status}; {time.monotonic() - t0:.1f} s from typing)")
-            check_label(label, "positive")
-            screenshot(os.path.join(artifacts, "desktop-positive.png"))
-
-            # 2. cleared and retyped: a negative one
-            xdotool("windowfocus", "--sync", win.wid)
-            xdotool("key", "ctrl+a", "BackSpace")
-            wait_for("the entry and label to clear",
-                     lambda: text_of(win.entry) == "" and text_of(win.result) == "")
-            win.type(NEGATIVE)
-            label, status = win.classified(NEGATIVE)
-            log(f"{NEGATIVE!r} -> {label!r} ({status})")
-            check_label(label, "negative")
-            screenshot(os.path.join(artifacts, "desktop-negative.png"))
-            win.quit()
-        summary = open(os.path.join(artifacts, "app.log")).read().strip().splitlines()
-        log("app:", summary[-1] if summary else "(no output)")
-
-        # 3. a model folder that does not exist: the error is in the label; the app keeps running
-        missing = os.path.join(artifacts, "no-such-model")
-        with open(os.path.join(artifacts, "app-error.log"), "w") as logfile:
-            win = Window(app_path, missing, logfile)
-            windows.append(win)
-            got = wait_for("the error in the label",
-                           lambda: (lambda t: t if t.startswith("Error: ") else None)(
-                               text_of(win.result)))
-            log(f"missing model -> {got!r}")
-            if missing not in got:
-                fail(f"the error {got!r} does not name the folder {missing}")
-            screenshot(os.path.join(artifacts, "desktop-error.png"))
-            win.quit()
+        check_sentences(app_path, model, artifacts, windows)
+        check_missing_model(app_path, artifacts, windows)
         log("OK")
+    except BaseException:
+        for w in windows:  # what the app said, for the failure's log
+            log(f"{w.log_path}:\n" + open(w.log_path).read()[-4000:])
+        raise
     finally:
         for w in windows:
             if w.proc.poll() is None:
                 w.proc.kill()
+                w.proc.wait(TIMEOUT)
         xvfb.terminate()
         xvfb.wait(TIMEOUT)
 
