@@ -79,6 +79,7 @@ static gboolean show_msg(gpointer data) {
       if (gtk_entry_get_text_length(GTK_ENTRY(app->entry)) > 0) set_status(app, "classifying ...");
     } else if (msg->kind == MSG_OPEN_FAILED) {
       app->failed = TRUE;
+      gtk_label_set_attributes(GTK_LABEL(app->result), NULL); /* a long message: normal size */
       gtk_label_set_text(GTK_LABEL(app->result), msg->text);
       set_status(app, "the model did not open");
     } else if (msg->gen == app->ui_gen) { /* a result for an older text is not shown */

@@ -59,7 +59,7 @@ def wait_for(what, cond, timeout=TIMEOUT, interval=0.05):
 
 def start_xvfb():
     r, w = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "640x360x24",
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "800x600x24",
                              "-nolisten", "tcp", "-noreset"], pass_fds=(w,))
     os.close(w)
     # Xvfb writes the number and then "\n" in two writes: read up to the newline, or closing
