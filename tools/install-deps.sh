@@ -22,6 +22,8 @@ packages=(
   libssl-dev openssl ca-certificates
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # examples/desktop (GTK 3) and its test: a virtual X server, typing, the accessibility tree
+  libgtk-3-dev gir1.2-gtk-3.0 xvfb xdotool dbus at-spi2-core python3-gi gir1.2-atspi-2.0
 )
 
 sudo=""
