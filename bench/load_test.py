@@ -12,8 +12,15 @@ routes the model supports (/classify, /pooling classify|embed, /v1/embeddings, /
 echoed X-Request-Id and id, one item per input in order, and the same numbers as the single
 call (batching must not change results). Reports requests/s, p50/p99 latency, failures,
 mismatches, the server's RSS at start / middle / end and its batching metrics.
+With --bad-fraction, that share of requests are malformed (broken JSON, wrong types, too many
+inputs, a text over --max-input-bytes, a non-JSON Content-Type, an unknown route, zero
+truncation), each of which must get its 4xx with vLLM's error shape; with --disconnect-fraction,
+that share are sent on a fresh connection that is closed before the answer (the server must drop
+the work and go on). --rss-every N samples the server's RSS every N seconds (bench/soak.py runs
+all of it: 64 clients for 10 minutes).
 Exit code 1 on any failed, lost or mismatched response.
 """
+import socket
 import argparse
 import http.client
 import json
@@ -79,7 +86,47 @@ def close(xs, ys, tol):
     return len(xs) == len(ys) and all(abs(a - b) <= tol * max(1.0, abs(a), abs(b)) for a, b in zip(xs, ys))
 
 
-def main():
+# Malformed requests and the statuses vkcls (as vLLM) must answer them with.
+BAD_REQUESTS = [
+    ("/classify", b'{"input": ', "application/json", {400}),
+    ("/classify", json.dumps({"input": 42}).encode(), "application/json", {400}),
+    ("/classify", json.dumps({"input": ["x"] * 3000}).encode(), "application/json", {400}),
+    ("/classify", json.dumps({"input": "x", "truncate_prompt_tokens": 0}).encode(), "application/json", {400}),
+    ("/classify", json.dumps({"input": "word " * 300000}).encode(), "application/json", {400}),
+    ("/classify", json.dumps({"input": "x"}).encode(), "text/plain", {400}),
+    ("/nope", json.dumps({"input": "x"}).encode(), "application/json", {404}),
+    ("/v1/embeddings", json.dumps({"input": "x", "dimensions": -3}).encode(), "application/json", {400, 404}),
+]
+
+
+def send_bad(conn, crng):
+    path, body, ctype, want = crng.choice(BAD_REQUESTS)
+    c = http.client.HTTPConnection(conn.host, conn.port, timeout=120)
+    try:
+        c.request("POST", path, body=body, headers={"Content-Type": ctype})
+        r = c.getresponse()
+        data = r.read()
+    finally:
+        c.close()
+    if r.status not in want:
+        return r.status, f"bad request to {path}: status {r.status}, expected {sorted(want)}"
+    err = json.loads(data).get("error") if data else None
+    if not isinstance(err, dict) or set(err) != {"message", "type", "param", "code"} or err["code"] != r.status:
+        return r.status, f"bad request to {path}: error shape {data[:200]!r}"
+    return r.status, None
+
+
+def send_and_leave(host, port, texts, crng):
+    """A batch of long inputs on a fresh connection, closed before its answer."""
+    body = json.dumps({"input": [texts[crng.randrange(len(texts))] for _ in range(8)],
+                       "truncate_prompt_tokens": -1}).encode()
+    s = socket.create_connection((host, port), timeout=30)
+    s.sendall(b"POST /classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    s.close()
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vkcls", help="vkcls binary: start `vkcls serve --model MODEL --port 0`")
     ap.add_argument("--model", help="model folder (with --vkcls)")
@@ -90,7 +137,10 @@ def main():
     ap.add_argument("--texts", type=int, default=48)
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=1)
-    args = ap.parse_args()
+    ap.add_argument("--bad-fraction", type=float, default=0.0)
+    ap.add_argument("--disconnect-fraction", type=float, default=0.0)
+    ap.add_argument("--rss-every", type=float, default=0.0, help="seconds between RSS samples (0: start/middle/end)")
+    args = ap.parse_args(argv)
     if args.clients < 1 or args.clients > 1024 or args.seconds <= 0 or args.seconds > 3600:
         ap.error("--clients 1..1024, --seconds 0..3600")
 
@@ -144,6 +194,8 @@ def main():
     latencies, failures, mismatches = [], [], []
     counts = {r: 0 for r in routes}
     rss = {"start": rss_kb(pid)}
+    rss_series = []  # (seconds since start, RSS KiB)
+    bad_counts = {"bad": 0, "disconnects": 0}
     stop_at = time.time() + args.seconds
 
     def check_items(kind, items, idx, key):
@@ -159,6 +211,27 @@ def main():
         conn = Conn(host, port)
         n = 0
         while time.time() < stop_at:
+            roll = crng.random()
+            if roll < args.disconnect_fraction:
+                try:
+                    send_and_leave(host, port, texts, crng)
+                    with lock:
+                        bad_counts["disconnects"] += 1
+                except OSError as e:
+                    with lock:
+                        failures.append(f"disconnect c{cid}: {e}")
+                continue
+            if roll < args.disconnect_fraction + args.bad_fraction:
+                try:
+                    st, err = send_bad(conn, crng)
+                except Exception as e:  # noqa: BLE001
+                    st, err = -1, f"bad request: {type(e).__name__}: {e}"
+                with lock:
+                    if err:
+                        failures.append(f"c{cid}: {err}")
+                    else:
+                        bad_counts["bad"] += 1
+                continue
             route = crng.choice(routes)
             idx = [crng.randrange(len(texts)) for _ in range(crng.randint(1, 4))]
             rid = f"c{cid}-{n}"
@@ -215,8 +288,15 @@ def main():
     t_start = time.time()
     for t in threads:
         t.start()
-    time.sleep(args.seconds / 2)
-    rss["middle"] = rss_kb(pid)
+    if args.rss_every > 0:
+        while time.time() < stop_at:
+            rss_series.append((round(time.time() - t_start, 1), rss_kb(pid)))
+            time.sleep(min(args.rss_every, max(0.0, stop_at - time.time())))
+            if len(rss_series) == max(1, int(args.seconds / args.rss_every / 2)):
+                rss["middle"] = rss_kb(pid)
+    else:
+        time.sleep(args.seconds / 2)
+    rss.setdefault("middle", rss_kb(pid))
     for t in threads:
         t.join()
     elapsed = time.time() - t_start
@@ -244,7 +324,10 @@ def main():
         "engine_calls": metric("vkcls_batches_total"),
         "requests_per_engine_call": round(metric("vkcls_batch_requests_sum") / max(1, metric("vkcls_batch_requests_count")), 2),
         "prompt_tokens": metric("vkcls_prompt_tokens_total"),
+        "bad_requests_answered_4xx": bad_counts["bad"], "disconnects": bad_counts["disconnects"],
     }
+    if rss_series:
+        report["rss_mib_series"] = [[t, round(kb / 1024, 1)] for t, kb in rss_series]
     print(json.dumps(report, indent=1))
     for f in (failures + mismatches)[:10]:
         print("  ", f, file=sys.stderr)
