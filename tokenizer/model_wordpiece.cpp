@@ -18,7 +18,14 @@ Vocab vocab_from_json(const json& j, const std::string& path) {
     if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
         it.value().get<int64_t>() > INT32_MAX)
       json_fail(path + "[\"" + it.key() + "\"]", "expected a non-negative integer id");
-    v.to_id[it.key()] = static_cast<int32_t>(it.value().get<int64_t>());
+    const int64_t id = it.value().get<int64_t>();
+    // the id -> token table is dense: an id far past the entries would size it (a fuzzed
+    // {"a": 2000000000} asked for 14 GB); real vocabularies number their tokens 0..n-1
+    if (uint64_t(id) >= 2 * j.size() + 65536)
+      json_fail(path + "[\"" + it.key() + "\"]",
+                "id " + std::to_string(id) + " is far past the vocabulary's " +
+                    std::to_string(j.size()) + " entries");
+    v.to_id[it.key()] = static_cast<int32_t>(id);
   }
   v.build_reverse();
   return v;

@@ -125,6 +125,13 @@ TEST(Tokenizer, MalformedJsonNamesTheField) {
   j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({{{"SpecialToken", {{"id", "[X]"}, {"type_id", 0}}}}})},
                          {"pair", json::array()}, {"special_tokens", json::object()}};
   EXPECT_NE(error_of(j.dump()).find("[X]"), std::string::npos) << error_of(j.dump());
+  // an id far past the vocabulary is refused at load, not given a dense table of its size
+  // (found by fuzz_tokenizer: 14 GB for one id)
+  j = tiny_bert();
+  j["model"]["vocab"]["hello"] = 2000000000;
+  EXPECT_NE(error_of(j.dump()).find("model.vocab[\"hello\"]: id 2000000000 is far past"),
+            std::string::npos)
+      << error_of(j.dump());
   // an empty vocabulary is refused at load (issue 14: it failed every text one by one)
   j = tiny_bert();
   j["model"]["vocab"] = json::object();
