@@ -151,6 +151,9 @@ def main(argv: List[str]) -> int:
                     help="with no --address: bytes of the local object store")
     ap.add_argument("--actors", type=int, default=0, help="engines (default: one per GPU, else 1)")
     ap.add_argument("--actor-cpus", type=float, default=1.0, help="CPUs reserved per CPU actor")
+    ap.add_argument("--actor-resources", type=json.loads, default=None,
+                    help="custom Ray resources per actor as JSON, e.g. '{\"vkcls\": 1}' to place the "
+                    "engines on the nodes started with --resources '{\"vkcls\": 1}'")
     ap.add_argument("--device-map", type=int, nargs="*", default=[],
                     help="Vulkan device index for Ray GPU id 0, 1, ... (default: vkcls.devices() order)")
     ap.add_argument("--batch-size", type=int, default=256, help="rows per map_batches call")
@@ -175,10 +178,13 @@ def main(argv: List[str]) -> int:
     if args.address:
         ray.init(address=args.address, log_to_driver=False)
     else:
-        ray.init(num_cpus=args.num_cpus, object_store_memory=args.object_store_memory, log_to_driver=False)
+        ray.init(address="local", num_cpus=args.num_cpus, object_store_memory=args.object_store_memory,
+                 log_to_driver=False)  # "local": a new instance, even where a cluster runs
     gpus = int(ray.cluster_resources().get("GPU", 0))
     actors = args.actors or max(gpus, 1)
     resources = {"num_gpus": 1} if gpus else {"num_cpus": args.actor_cpus}
+    if args.actor_resources:
+        resources["resources"] = args.actor_resources
 
     rows = ray.data.from_items([{"path": os.path.abspath(p)} for p in todo],
                                override_num_blocks=len(todo)).flat_map(  # a read task per shard

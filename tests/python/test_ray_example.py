@@ -1,7 +1,8 @@
-"""examples/ray/classify_ray.py on a local Ray instance with 2 engine actors (lavapipe, the
-default model): a few thousand rows in JSONL and Parquet shards, every row classified exactly
-once, the merged output in a deterministic order and equal to one Engine's results, reruns
-skipped, --overwrite giving the same bytes with another actor count and batch size.
+"""examples/ray/classify_ray.py on a local Ray cluster (a head node and 2 worker nodes, one
+engine actor on each worker; lavapipe, the default model): a few thousand rows in JSONL and
+Parquet shards, every row classified exactly once, the merged output in a deterministic order
+and equal to one Engine's results, reruns skipped, and --overwrite on a Ray instance of the
+example's own with 1 actor and another batch size giving the same bytes.
 
 usage: VKCLS_LIBRARY=.../libvkcls.so PYTHON_WITH_RAY test_ray_example.py
 Exit 77 (skipped) when ray or pyarrow cannot be imported (tools/install-test-tools.sh puts them
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "ray" / "classify_ray.py"
 MODEL = REPO / "assets" / "models" / "sentiment-minilm-l4"
 ROWS = int(os.environ.get("VKCLS_RAY_ROWS", "1000"))  # per shard; 3 shards with rows
+STORE = 80 << 20  # object store bytes per node (Ray's minimum is 75 MiB)
 
 try:
     import pyarrow
@@ -63,6 +65,14 @@ class RayExampleTest(unittest.TestCase):
         cls.expected["part-00003"] = []
         cls.out.mkdir()
         (cls.out / "part-00000.jsonl.partial").write_text('{"index": 0, "lab')  # a killed run's
+        # the cluster: processes on this machine, each node with its own raylet and object store;
+        # the workers carry the custom resource that the example's actors ask for
+        from ray.cluster_utils import Cluster
+        cls.cluster = Cluster(initialize_head=True,
+                              head_node_args={"num_cpus": 2, "object_store_memory": STORE})
+        for _ in range(2):
+            cls.cluster.add_node(num_cpus=2, object_store_memory=STORE, resources={"vkcls": 1})
+        cls.cluster.wait_for_nodes()
         engine = vkcls.Engine(str(MODEL))
         cls.reference = {}
         for shard, rows in cls.expected.items():
@@ -71,13 +81,14 @@ class RayExampleTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        cls.cluster.shutdown()
         cls.tmp.cleanup()
 
-    def run_example(self, *extra):
+    def run_example(self, *extra, inputs=None):
         t = time.time()
-        p = subprocess.run([sys.executable, str(EXAMPLE), "--input", str(self.data), "--output", str(self.out),
-                            "--model", str(MODEL), "--num-cpus", "4", "--object-store-memory", str(80 << 20),
-                            *extra], capture_output=True, text=True, timeout=600)
+        inputs = inputs or [str(self.data)]
+        p = subprocess.run([sys.executable, str(EXAMPLE), "--input", *inputs, "--output", str(self.out),
+                            "--model", str(MODEL), *extra], capture_output=True, text=True, timeout=600)
         print(f"\nclassify_ray {' '.join(extra)}: {time.time() - t:.1f} s", file=sys.stderr)
         self.assertEqual(p.returncode, 0, p.stderr[-4000:])
         return p.stderr
@@ -86,7 +97,8 @@ class RayExampleTest(unittest.TestCase):
         return {f.name: f.read_bytes() for f in sorted(self.out.iterdir())}
 
     def test_classify_rerun_overwrite(self):
-        err = self.run_example("--actors", "2", "--batch-size", "128")
+        on_cluster = ["--address", self.cluster.address, "--actor-resources", '{"vkcls": 1}']
+        err = self.run_example(*on_cluster, "--actors", "2", "--batch-size", "128")
         self.assertIn("2 actors", err)
         files = self.read_results()
         self.assertEqual(sorted(files), [f"{s}.jsonl" for s in sorted(self.expected)])  # no .partial left
@@ -106,12 +118,15 @@ class RayExampleTest(unittest.TestCase):
         self.assertEqual(len(merged), 3 * ROWS)
         self.assertEqual(sum("error" in json.loads(x) for f in files.values() for x in f.splitlines()), 1)
         # a rerun finds every shard done and starts no Ray at all
-        err = self.run_example("--actors", "2")
+        err = self.run_example(*on_cluster, "--actors", "2")
         self.assertEqual(err.count("is done already"), 4, err)
         self.assertEqual(self.read_results(), files)
-        # --overwrite with one actor and other batches: the same bytes (order independent of timing)
+        # --overwrite (of a JSONL and the Parquet shard: time) on the example's own Ray instance with
+        # one actor and other batches: the same bytes (the order depends on no timing, actor, batch)
         (self.out / "part-00001.jsonl").write_text("stale\n")
-        self.run_example("--actors", "1", "--batch-size", "300", "--overwrite")
+        self.run_example("--num-cpus", "2", "--object-store-memory", str(STORE), "--actors", "1",
+                         "--batch-size", "300", "--overwrite",
+                         inputs=[str(self.data / "part-00001.jsonl"), str(self.data / "*.parquet")])
         self.assertEqual(self.read_results(), files)
 
 
