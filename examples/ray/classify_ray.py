@@ -9,14 +9,15 @@ Input: shard files, JSONL ({"text", "id" optional} a line) or Parquet (a "text" 
 optional), given as globs, files or folders. Output: one file per input shard,
 results/<shard name>.jsonl, a line per input row in the shard's order:
     {"index": row in the shard (0-based), "id" (if given), "label", "probs"}   or
-    {"index", "id", "error": "..."}   for a row the engine refused (an empty text, ...)
+    {"index", "id", "error": "..."}   for a row that is not JSON, has no text, or that the
+                                      engine refused (an empty text, ...)
 so every row is accounted for, and the shards' files concatenated in name order are in a
 deterministic order (shard, then row) whatever the number of actors or their timing.
 Each file is written as <name>.jsonl.partial and renamed when complete; a rerun skips the
 shards whose file is there (--overwrite runs them again), like `vkcls classify --shard`.
 
 How: the shards are listed on the driver; a Ray task per shard reads it into rows
-(shard, index, id, text); map_batches sends batches of rows to the actor pool, whose engines
+(shard, index, id, text, error); map_batches sends batches of rows to the actor pool, whose engines
 classify them (the GIL is released while the engine works); groupby(shard).map_groups puts the
 results of one shard together, sorts them by index and writes the shard's file.
 
@@ -65,28 +66,34 @@ def no_rows(path: str) -> bool:
 
 
 def read_shard(row: Dict[str, Any], text_column: str, id_column: str) -> List[Dict[str, Any]]:
-    """One shard file -> its rows: {"shard", "index" (row in the file), "id" (JSON text), "text"}."""
+    """One shard file -> its rows: {"shard", "index" (row in the file), "id" (JSON text), "text",
+    "error" (why the row cannot be classified: not JSON, no text; else "")}."""
     path = row["path"]
-    out = []
+    records = []  # (text, id, error)
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
         table = pq.read_table(path)
         texts = table.column(text_column).to_pylist()
         ids = table.column(id_column).to_pylist() if id_column in table.column_names else [None] * len(texts)
-        records = list(zip(texts, ids))
+        for text, rid in zip(texts, ids):
+            records.append((text, rid, "" if isinstance(text, str) else f'column "{text_column}" is null'))
     else:
-        records = []
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
                     j = json.loads(line)
-                    records.append((j.get(text_column), j.get(id_column)) if isinstance(j, dict) else (None, None))
-                except json.JSONDecodeError:
-                    records.append((None, None))  # the engine reports it as an empty text
-    for i, (text, rid) in enumerate(records):
-        out.append({"shard": shard_name(path), "index": i, "id": json.dumps(rid),
-                    "text": text if isinstance(text, str) else ""})
-    return out
+                except json.JSONDecodeError as e:
+                    records.append((None, None, f"invalid JSON: {e}"))
+                    continue
+                if not isinstance(j, dict):
+                    records.append((None, None, "expected a JSON object"))
+                    continue
+                text = j.get(text_column)
+                records.append((text, j.get(id_column),
+                                "" if isinstance(text, str) else f'field "{text_column}" is missing or not a string'))
+    return [{"shard": shard_name(path), "index": i, "id": json.dumps(rid),
+             "text": text if isinstance(text, str) else "", "error": error}
+            for i, (text, rid, error) in enumerate(records)]
 
 
 class Classifier:
@@ -102,18 +109,23 @@ class Classifier:
             order = device_map or listed
             device = order[int(gpus[0]) % len(order)]
         self.engine = vkcls.Engine(model, device=device, dtype=dtype)
-        self.labels = self.engine.info["labels"]
 
     def __call__(self, batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         import vkcls
-        texts = [str(t) for t in batch["text"]]
-        results = self.engine.classify(texts, errors="return")
+        good = [k for k, e in enumerate(batch["error"]) if not e]
+        results: List[Any] = [None] * len(batch["index"])
+        if good:  # the GIL is released while the engine works
+            for k, r in zip(good, self.engine.classify([str(batch["text"][k]) for k in good], errors="return")):
+                results[k] = r
         lines = []
-        for index, rid, r in zip(batch["index"], batch["id"], results):
+        for k, (index, rid) in enumerate(zip(batch["index"], batch["id"])):
             j: Dict[str, Any] = {"index": int(index)}
             if rid != "null":
                 j["id"] = json.loads(rid)
-            if isinstance(r, vkcls.InputError):
+            r = results[k]
+            if r is None:
+                j["error"] = str(batch["error"][k])
+            elif isinstance(r, vkcls.InputError):
                 j["error"] = r.message
             else:
                 j["label"], j["probs"] = r.label, r.probs

@@ -52,10 +52,11 @@ class RayExampleTest(unittest.TestCase):
         for s in range(2):  # JSONL shards, one with an empty text (an error row)
             rows = [(f"j{s}-{i}", text(s, i)) for i in range(ROWS)]
             if s == 1:
-                rows[17] = ("j1-17", "")
+                rows[17] = ("j1-17", "")  # the engine refuses it
+                rows[18] = (None, None)  # not JSON: refused before the engine
             with open(cls.data / f"part-{s:05d}.jsonl", "w") as f:
                 for rid, t in rows:
-                    f.write(json.dumps({"id": rid, "text": t}) + "\n")
+                    f.write(json.dumps({"id": rid, "text": t}) + "\n" if t is not None else "{not json\n")
             cls.expected[f"part-{s:05d}"] = rows
         rows = [(f"p-{i}", text(2, i)) for i in range(ROWS)]  # a Parquet shard
         pyarrow.parquet.write_table(pyarrow.table({"id": [r[0] for r in rows], "text": [r[1] for r in rows]}),
@@ -76,7 +77,7 @@ class RayExampleTest(unittest.TestCase):
         engine = vkcls.Engine(str(MODEL))
         cls.reference = {}
         for shard, rows in cls.expected.items():
-            cls.reference[shard] = engine.classify([t for _, t in rows], errors="return") if rows else []
+            cls.reference[shard] = engine.classify([t or "" for _, t in rows], errors="return") if rows else []
         engine.close()
 
     @classmethod
@@ -106,17 +107,20 @@ class RayExampleTest(unittest.TestCase):
         for shard, rows in self.expected.items():
             lines = [json.loads(x) for x in files[shard + ".jsonl"].decode().splitlines()]
             # every row exactly once, in the shard's order, with its id
-            self.assertEqual([(j["index"], j["id"]) for j in lines], [(i, r[0]) for i, r in enumerate(rows)])
-            for j, want in zip(lines, self.reference[shard], strict=True):
+            self.assertEqual([(j["index"], j.get("id")) for j in lines], [(i, r[0]) for i, r in enumerate(rows)])
+            for j, want, (_, t) in zip(lines, self.reference[shard], rows, strict=True):
                 if isinstance(want, vkcls.InputError):
-                    self.assertIn("error", j)
+                    if t is None:
+                        self.assertTrue(j["error"].startswith("invalid JSON: "), j)
+                    else:
+                        self.assertEqual(j["error"], want.message, j)
                     continue
                 self.assertEqual(j["label"], want.label, j)
                 for a, b in zip(j["probs"], want.probs, strict=True):
                     self.assertAlmostEqual(a, b, delta=1e-4)
             merged += [(shard, j["index"]) for j in lines]
         self.assertEqual(len(merged), 3 * ROWS)
-        self.assertEqual(sum("error" in json.loads(x) for f in files.values() for x in f.splitlines()), 1)
+        self.assertEqual(sum("error" in json.loads(x) for f in files.values() for x in f.splitlines()), 2)
         # a rerun finds every shard done and starts no Ray at all
         err = self.run_example(*on_cluster, "--actors", "2")
         self.assertEqual(err.count("is done already"), 4, err)
