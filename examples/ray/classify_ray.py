@@ -204,7 +204,8 @@ def main(argv: List[str]) -> int:
     results = rows.map_batches(Classifier, fn_constructor_kwargs={
         "model": os.path.abspath(args.model), "dtype": args.dtype, "device_map": args.device_map},
         batch_size=args.batch_size, concurrency=actors, **resources)
-    written = results.groupby("shard", num_partitions=min(len(todo), 64)).map_groups(write_shard, fn_kwargs={"output": os.path.abspath(args.output)})
+    written = results.groupby("shard", num_partitions=min(len(todo), 64)).map_groups(
+        write_shard, fn_kwargs={"output": os.path.abspath(args.output)})
     total = 0
     for row in written.iter_rows():
         total += int(row["rows"])
