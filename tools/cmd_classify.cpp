@@ -2,6 +2,8 @@
 //   {"index", "id" (if given), "label", "probs", "num_classes"}
 //   --top-k N adds "top_k": [{"label", "score"}, ...], highest first, as the Hugging Face
 //   text-classification pipeline sorts them (stable: equal scores keep label order).
+//   --shard I/N classifies the inputs of index I mod N only ("index" stays the input's own, so
+//   the parts merged by it give the unsharded output); see add_shard_options.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -23,6 +25,7 @@ int cmd_classify(int argc, char** argv) {
   add_common_options(args);
   add_chat_options(args, true);
   args.option("top-k", "0", "add \"top_k\": the N best labels with their scores (0: off, -1: all)");
+  add_shard_options(args);
   if (!args.parse(argc, argv)) return 2;
   if (args.help_requested()) return std::fputs(args.help().c_str(), stdout), 0;
 
@@ -34,6 +37,8 @@ int cmd_classify(int argc, char** argv) {
     throw std::invalid_argument(
         fmt::format("--top-k must be -1, 0 or a positive count, got {}", top_k));
   o.request.top_k = top_k;
+  read_shard_options(args, o);
+  if (skip_finished_shard(o)) return 0;  // before the model loads: a rerun of a done part is quick
   auto engine = open_engine(o);
   const ModelInfo& info = engine->info();
   if (std::find(info.tasks.begin(), info.tasks.end(), "classify") == info.tasks.end())

@@ -264,15 +264,26 @@ Record InputReader::parse_jsonl(const std::string& line, size_t line_no) {
   return r;
 }
 
+// --shard I/N: every record is read (and counted in `index`), but only those of index I mod N
+// are checked, parsed and returned; another part's bad record is that part's to report.
+bool InputReader::in_shard(size_t index) const {
+  return !o_ || o_->shard_count <= 1 || index % o_->shard_count == o_->shard_index;
+}
+
 std::vector<Record> InputReader::next(size_t n) {
   std::vector<Record> out;
   while (out.size() < n) {
     Record r;
+    const bool mine = in_shard(index_);
     if (format_ == "preset") {
       if (next_text_ >= preset_.size()) break;
       r = std::move(preset_[next_text_++]);
     } else if (format_ == "args") {
       if (next_text_ >= texts_.size()) break;
+      if (!mine) {
+        ++next_text_, ++index_;
+        continue;
+      }
       r.text = texts_[next_text_++];
       r.error = check_utf8(r.text);
       if (r.error.empty() && r.text.empty()) r.error = "empty text";
@@ -280,6 +291,10 @@ std::vector<Record> InputReader::next(size_t n) {
       std::vector<std::string> fields;
       size_t line = 0;
       if (!read_csv_record(fields, line, r.error)) break;
+      if (!mine) {
+        ++index_;
+        continue;
+      }
       r.line = line;
       if (!r.error.empty()) {
       } else if (fields.size() == 1 && fields[0].empty()) {
@@ -297,6 +312,10 @@ std::vector<Record> InputReader::next(size_t n) {
     } else {
       std::string line;
       if (!read_line(line)) break;
+      if (!mine) {
+        ++index_;
+        continue;
+      }
       size_t line_no = line_no_ ? line_no_ : 1;
       if (line_too_long_) {
         r.line = line_no;

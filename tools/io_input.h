@@ -26,7 +26,7 @@
 namespace vkcls::cli {
 
 struct Record {
-  size_t index = 0;  // 0-based position among all inputs (bad ones included)
+  size_t index = 0;  // 0-based position among all inputs (bad ones and other shards' included)
   size_t line = 0;   // 1-based line where it starts; 0 for a text given as an argument
   std::optional<nlohmann::json> id;
   std::string text;
@@ -53,6 +53,7 @@ class InputReader {
   double progress() const;
 
  private:
+  bool in_shard(size_t index) const;  // --shard I/N: index % N == I
   bool read_line(std::string& line);  // one physical line, its end stripped; counts lines and bytes
   std::string too_long_error() const;
   bool read_csv_record(std::vector<std::string>& fields, size_t& start_line, std::string& error);

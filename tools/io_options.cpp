@@ -54,6 +54,14 @@ void add_common_options(Args& args) {
   args.flag("strict", "stop at the first bad input with exit code 1");
 }
 
+void add_shard_options(Args& args) {
+  args.option("shard", "",
+              "I/N: take only the inputs whose 0-based index is I mod N (part I of an array job of "
+              "N, from 0); with --output PATH, write the part's own file (3/8: out.jsonl -> "
+              "out.shard-00003-of-00008.jsonl) when it is done, and skip a part already done");
+  args.flag("overwrite", "with --shard: run the part again even when its output is there");
+}
+
 void add_model_options(Args& args) {
   args.option(
       "revision", "",
@@ -237,6 +245,50 @@ CommonOptions read_common_options(const Args& args, const std::string& command) 
   if (!o.input.empty() && !args.positionals().empty())
     throw std::invalid_argument("give texts as arguments or --input FILE, not both");
   return o;
+}
+
+void read_shard_options(const Args& args, CommonOptions& o) {
+  o.overwrite = args.has("overwrite");
+  std::string v = args.get("shard");
+  if (v.empty()) {
+    if (o.overwrite) throw std::invalid_argument("--overwrite applies only with --shard I/N");
+    return;
+  }
+  // I/N: two decimal numbers, nothing else (no sign, no spaces)
+  auto number = [&](const std::string& s, size_t& out) {
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    out = size_t(std::stoull(s));
+    return true;
+  };
+  size_t slash = v.find('/');
+  size_t i = 0, n = 0;
+  if (slash == std::string::npos || !number(v.substr(0, slash), i) ||
+      !number(v.substr(slash + 1), n))
+    throw std::invalid_argument(fmt::format(
+        "--shard: expected I/N with 0 <= I < N (e.g. 3/8: part 3 of 8, counted from 0), got '{}'",
+        v));
+  if (n < 1 || n > kMaxShards)
+    throw std::invalid_argument(
+        fmt::format("--shard {}: the count N must be 1 to {}, got {}", v, kMaxShards, n));
+  if (i >= n)
+    throw std::invalid_argument(fmt::format(
+        "--shard {}: the index I must be below the count {} (parts are 0 to {})", v, n, n - 1));
+  o.shard_index = i;
+  o.shard_count = n;
+  if (!o.output.empty() && o.output != "-") {
+    o.output = shard_output_path(o.output, i, n);
+    o.shard_output = true;
+  }
+}
+
+std::string shard_output_path(const std::string& output, size_t index, size_t count) {
+  std::string tag = fmt::format(".shard-{:05d}-of-{:05d}", index, count);
+  size_t name = output.find_last_of('/');
+  name = name == std::string::npos ? 0 : name + 1;
+  size_t dot = output.find_last_of('.');
+  if (dot == std::string::npos || dot <= name) return output + tag;  // "out", ".hidden"
+  return output.substr(0, dot) + tag + output.substr(dot);
 }
 
 std::unique_ptr<Engine> open_engine(const CommonOptions& o) {

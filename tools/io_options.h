@@ -27,6 +27,12 @@ struct CommonOptions {
   // inputs start from (--chat-template-kwargs); the template itself is engine.chat_template.
   bool accept_messages = false;
   ChatInput chat;
+  // --shard I/N (add_shard_options): this run takes the records whose index is I mod N, and
+  // with --output PATH writes shard_output_path(PATH, I, N), atomically, once the input is done.
+  size_t shard_index = 0, shard_count = 1;
+  bool overwrite = false;     // --overwrite: run a shard whose finished output exists
+  bool shard_output = false;  // output is a shard's file: written as output + ".partial" (locked),
+                              // renamed to output when the input is done; a rerun skips it then
 };
 
 void add_common_options(Args& args);
@@ -34,6 +40,17 @@ void add_common_options(Args& args);
 void add_model_options(Args& args);
 void read_model_options(const Args& args, EngineOptions& engine);
 CommonOptions read_common_options(const Args& args, const std::string& command);
+// --shard I/N and --overwrite (classify). read_shard_options checks 0 <= I < N <= kMaxShards
+// and throws std::invalid_argument naming --shard and the limit; call after read_common_options
+// (it turns --output into the shard's file).
+constexpr size_t kMaxShards = 1000000;
+void add_shard_options(Args& args);
+void read_shard_options(const Args& args, CommonOptions& options);
+// Where shard I of N writes with --output PATH: ".shard-IIIII-of-NNNNN" (5 digits, zero-padded)
+// inserted before the file name's last extension, or appended when it has none:
+//   out.jsonl -> out.shard-00003-of-00008.jsonl     results/out -> results/out.shard-00003-of-00008
+std::string shard_output_path(const std::string& output, size_t index, size_t count);
+
 // --chat-template FILE (classify, ner, serve) and, with `kwargs`, --chat-template-kwargs JSON
 // (classify, ner). read_chat_options reads the file into engine.chat_template and checks the
 // kwargs are a JSON object (std::invalid_argument naming the option otherwise).

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,17 +28,38 @@ void on_sigint(int) {
 }
 
 // Whole lines, one write(2) each (the loop only continues a short write).
+//
+// A shard's file (CommonOptions::shard_output) is written as PATH.partial, locked with flock so
+// that a second process running the same part fails at once instead of mixing its lines in, and
+// renamed to PATH by finish() once every input was read. A run that stops short (an error,
+// Ctrl-C, --strict) removes the .partial; a crash leaves only the .partial, which a rerun
+// empties and writes again: PATH exists only for a part that is done.
 class LineWriter {
  public:
-  explicit LineWriter(const std::string& path) {
-    if (path.empty() || path == "-") return;
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  explicit LineWriter(const CommonOptions& o) {
+    if (o.output.empty() || o.output == "-") return;
+    if (o.shard_output) final_ = o.output, partial_ = o.output + ".partial";
+    const std::string& path = partial_.empty() ? o.output : partial_;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (partial_.empty() ? O_TRUNC : 0),
+                 0644);
     if (fd_ < 0)
       throw std::invalid_argument(
           fmt::format("--output: cannot create '{}': {}", path, std::strerror(errno)));
     owned_ = true;
+    if (partial_.empty()) return;
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      throw std::runtime_error(fmt::format(
+          "--shard: '{}' is being written by another process (is this part running twice?)", path));
+    }
+    if (::ftruncate(fd_, 0) != 0) {
+      ::close(fd_);
+      throw std::runtime_error(
+          fmt::format("--output: cannot empty '{}': {}", path, std::strerror(errno)));
+    }
   }
   ~LineWriter() {
+    if (!partial_.empty()) ::unlink(partial_.c_str());  // stopped short: no finished part
     if (owned_) ::close(fd_);
   }
   void write_line(std::string s) {
@@ -52,10 +75,19 @@ class LineWriter {
       left -= size_t(n);
     }
   }
+  // Every input was read: a shard's file goes to disk and gets its final name.
+  void finish() {
+    if (partial_.empty()) return;
+    if (::fsync(fd_) != 0 || ::rename(partial_.c_str(), final_.c_str()) != 0)
+      throw std::runtime_error(
+          fmt::format("--output: cannot finish '{}': {}", final_, std::strerror(errno)));
+    partial_.clear();
+  }
 
  private:
   int fd_ = 1;
   bool owned_ = false;
+  std::string final_, partial_;  // a shard's file: its name when done, and while written
 };
 
 class Progress {
@@ -110,14 +142,24 @@ std::string table_cell(const std::string& s, size_t width) {
   return s + std::string(width - starts.size(), ' ');
 }
 
+bool skip_finished_shard(const CommonOptions& o) {
+  struct stat st;
+  if (!o.shard_output || o.overwrite || ::stat(o.output.c_str(), &st) != 0) return false;
+  std::fprintf(stderr,
+               "vkcls %s: shard %zu/%zu is done already ('%s'); --overwrite runs it again\n",
+               o.command.c_str(), o.shard_index, o.shard_count, o.output.c_str());
+  return true;
+}
+
 int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& setup,
                 const BatchRunner& runner) {
+  if (skip_finished_shard(o)) return 0;
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, nullptr);
 
-  LineWriter out(o.output);
+  LineWriter out(o);
   Progress progress(o.quiet);
   size_t inputs = 0, failed = 0;
   int64_t tokens = 0;
@@ -185,6 +227,8 @@ int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& set
   // a batch started but not written (Ctrl-C, --strict): wait for it before the engine goes
   for (Started& st : started)
     if (st.pending) st.pending();
+  // every input read and its result written (bad inputs reported): a shard's part is done
+  if (input_done && started.empty() && !stop && !g_interrupted) out.finish();
   progress.clear();
   double s = progress.seconds();
   if (!o.quiet)

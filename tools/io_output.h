@@ -8,6 +8,8 @@
 // lets the current line finish, then the command exits with 130). A progress line on
 // stderr when stderr is a terminal; a one-line summary at the end; --quiet drops both.
 // Exit codes: 0 all inputs done, 1 some failed (or --strict stopped at one), 130 SIGINT.
+// A shard's file (--shard with --output) gets its final name only when every input was read
+// and written (exit 0, or 1 without --strict: its bad inputs were reported on stderr).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -37,6 +39,10 @@ struct RunSetup {
   std::string table_header;  // --format table: the column header line
   std::string device;        // for the summary
 };
+
+// --shard with --output: true when the shard's file is there already (and no --overwrite), after
+// saying so on stderr; the command then exits 0 without opening the model. run_batches checks too.
+bool skip_finished_shard(const CommonOptions& options);
 
 int run_batches(const CommonOptions& options, InputReader& reader, const RunSetup& setup,
                 const BatchRunner& runner);

@@ -6,6 +6,7 @@
 References: tests/data/models/<fixture>/reference.json (labels, scores) and
 tests/data/cli/*.json (the Hugging Face pipelines, made by make_ner_reference.py).
 """
+import fcntl
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ COMMON = ["model", "device", "dtype", "max-batch-tokens", "max-line-bytes", "max
           "truncate", "truncation-side", "no-special-tokens",
           "raw-logits", "input", "input-format", "text-column", "pair-column", "id-column", "batch-size",
           "output", "format", "quiet", "strict", "help"]
-OWN = {"classify": ["top-k", "chat-template", "chat-template-kwargs"],
+OWN = {"classify": ["top-k", "chat-template", "chat-template-kwargs", "shard", "overwrite"],
        "token-classify": ["aggregation", "ignore-labels", "raw", "stride", "chat-template", "chat-template-kwargs"],
        "ner": ["aggregation", "ignore-labels", "raw", "stride", "chat-template", "chat-template-kwargs"],
        "score": ["query", "top-n", "chat-template", "chat-template-kwargs", "instruction"],
@@ -747,6 +748,132 @@ class HubCacheTest(unittest.TestCase):
             rc, _, err = run(["classify", "--model", "acme/tiny-sentiment", "--revision", "v9", "x"], env=env)
             self.assertEqual(rc, 2)
             self.assertIn("v9", err)
+
+
+class ShardTest(unittest.TestCase):
+    """--shard I/N: part I takes the inputs of index I mod N; with --output PATH it writes
+    PATH's shard name atomically (PATH.partial while it runs), and a rerun skips a done part."""
+    N = 4
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.input = os.path.join(self.dir, "in.jsonl")
+        lines = [json.dumps({"text": f"review {i}: the movie was {'great' if i % 3 else 'dull'}", "id": f"r{i}"})
+                 for i in range(150)]
+        lines[37] = "{not json"  # bad lines: reported by their own part only
+        lines[90] = ""
+        with open(self.input, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.out = os.path.join(self.dir, "out.jsonl")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def classify(self, *extra, check_rc=None, model_dir=None):
+        return run(["classify", "--model", model_dir or model("bert-seqcls"), "--dtype", "f32", "--batch-size", "16",
+                    "--input", self.input, *extra], check_rc=check_rc)
+
+    def part(self, i, n=N):
+        return os.path.join(self.dir, f"out.shard-{i:05d}-of-{n:05d}.jsonl")
+
+    def test_parts_cover_every_input_once_and_merge_to_the_whole(self):
+        _, whole, _ = self.classify("--quiet", check_rc=1)
+        whole = whole.splitlines()
+        self.assertEqual(len(whole), 148)
+        reported = []
+        for i in range(self.N):
+            rc, out, err = self.classify("--shard", f"{i}/{self.N}", "--output", self.out)
+            self.assertEqual(out, "")
+            self.assertEqual(rc, 1 if i in (37 % self.N, 90 % self.N) else 0, err)
+            reported += [line for line in err.splitlines() if "(skipped)" in line]
+        self.assertEqual(sorted(os.listdir(self.dir)), ["in.jsonl"] + [f"out.shard-{i:05d}-of-00004.jsonl"
+                                                                       for i in range(self.N)])
+        self.assertEqual(len(reported), 2)  # each bad line once, by its own part
+        self.assertTrue(any("line 38:" in r for r in reported) and any("line 91:" in r for r in reported))
+        merged = []
+        for i in range(self.N):
+            with open(self.part(i)) as f:
+                rows = f.read().splitlines()
+            indices = [json.loads(r)["index"] for r in rows]
+            self.assertTrue(all(k % self.N == i for k in indices), (i, indices))
+            self.assertEqual(indices, sorted(indices))
+            merged += rows
+        merged.sort(key=lambda r: json.loads(r)["index"])
+        self.assertEqual(len(merged), len({json.loads(r)["index"] for r in merged}))  # none twice
+        for a, b in zip(merged, whole, strict=True):  # line for line, ids carried
+            ja, jb = json.loads(a), json.loads(b)
+            self.assertEqual((ja["index"], ja["id"], ja["label"]), (jb["index"], jb["id"], jb["label"]))
+            for x, y in zip(ja["probs"], jb["probs"], strict=True):
+                self.assertAlmostEqual(x, y, delta=1e-5)
+
+    def test_stdout_and_plain_lines(self):
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--shard", "1/3", "--quiet"],
+                        stdin="".join(f"sentence {i}\n" for i in range(10)), check_rc=0)
+        self.assertEqual([j["index"] for j in jsonl(out)], [1, 4, 7])
+        _, out, _ = run(["classify", "--model", model("bert-seqcls"), "--shard", "0/1", "--quiet", "a", "b"],
+                        check_rc=0)
+        self.assertEqual([j["index"] for j in jsonl(out)], [0, 1])
+
+    def test_rerun_skips_a_done_part_and_overwrite_runs_it(self):
+        self.classify("--shard", "3/4", "--output", self.out, "--quiet", check_rc=0)
+        with open(self.part(3)) as f:
+            done = f.read()
+        # a done part is skipped before the model loads: a model that is not there does not matter
+        rc, out, err = self.classify("--shard", "3/4", "--output", self.out, model_dir="/nonexistent")
+        self.assertEqual((rc, out), (0, ""), err)
+        self.assertIn("shard 3/4 is done already", err)
+        self.assertIn("out.shard-00003-of-00004.jsonl", err)
+        with open(self.part(3), "w") as f:
+            f.write("stale\n")
+        _, _, err = self.classify("--shard", "3/4", "--output", self.out, "--overwrite", check_rc=0)
+        self.assertNotIn("done already", err)
+        with open(self.part(3)) as f:
+            self.assertEqual(f.read(), done)
+
+    def test_a_partial_file_is_not_a_done_part(self):
+        with open(self.part(0) + ".partial", "w") as f:  # what a killed run leaves
+            f.write('{"index": 0, "label": "half')
+        _, _, err = self.classify("--shard", "0/4", "--output", self.out, check_rc=0)
+        self.assertNotIn("done already", err)
+        self.assertFalse(os.path.exists(self.part(0) + ".partial"))
+        with open(self.part(0)) as f:
+            self.assertEqual([json.loads(r)["index"] for r in f], list(range(0, 150, 4)))
+
+    def test_a_part_that_stops_short_leaves_nothing(self):
+        # --strict stops at line 38 (index 37, part 1): no finished part, no .partial
+        rc, _, err = self.classify("--shard", "1/4", "--output", self.out, "--strict")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["in.jsonl"])
+
+    def test_the_same_part_twice_at_once_fails(self):
+        with open(self.part(0) + ".partial", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # another process writing part 0
+            rc, _, err = self.classify("--shard", "0/4", "--output", self.out)
+            self.assertEqual(rc, 2)
+            self.assertIn("another process", err)
+            self.assertTrue(os.path.exists(self.part(0) + ".partial"))  # not removed from under it
+        self.assertFalse(os.path.exists(self.part(0)))
+
+    def test_names(self):
+        for out, want in [("res/out", "res/out.shard-00003-of-00008"), ("a.b/c.jsonl", "a.b/c.shard-00003-of-00008.jsonl"),
+                          ("x.tsv", "x.shard-00003-of-00008.tsv")]:
+            os.makedirs(os.path.join(self.dir, os.path.dirname(out)), exist_ok=True)
+            self.classify("--shard", "3/8", "--output", os.path.join(self.dir, out), "--quiet", check_rc=0)
+            self.assertTrue(os.path.isfile(os.path.join(self.dir, want)), want)
+
+    def test_bad_values_exit_2(self):
+        for value, says in [("4/4", "below the count 4"), ("9/4", "below the count 4"), ("0/0", "1 to 1000000"),
+                            ("1/1000001", "1 to 1000000"), ("-1/4", "0 <= I < N"), ("1", "0 <= I < N"),
+                            ("a/b", "0 <= I < N"), ("1/4/2", "0 <= I < N")]:
+            rc, out, err = self.classify("--shard", value, "--output", self.out)
+            self.assertEqual((rc, out), (2, ""), (value, err))
+            self.assertIn("--shard", err)
+            self.assertIn(says, err)
+        rc, _, err = self.classify("--overwrite")
+        self.assertEqual(rc, 2)
+        self.assertIn("--overwrite applies only with --shard", err)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["in.jsonl"])
 
 
 class StreamTest(unittest.TestCase):
