@@ -145,6 +145,26 @@ TEST(Tokenizer, MalformedJsonNamesTheField) {
       << error_of(j.dump());
 }
 
+// Two long texts cut into small windows cross into (a + 1) * (b + 1) encodings: past 1024 the
+// pair is refused, not built (found by fuzz_tokenizer: a tokenizer.json's own tiny max_length
+// took 2 GB); a pair within the bound still gets every crossed window.
+TEST(Tokenizer, PairWindowsAreBounded) {
+  auto tok = vkcls::Tokenizer::from_json(tiny_bert().dump());
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "hello world ";
+  vkcls::TruncationParams p;
+  p.max_length = 7;  // 4 text tokens after [CLS] a [SEP] b [SEP]: 2 of each text a window
+  p.stride = 1;
+  try {
+    tok.encode_pair(text, text, true, &p);
+    FAIL() << "a pair of 400-token texts in 2-token windows was built";
+  } catch (const vkcls::TokenizerError& e) {
+    EXPECT_NE(std::string(e.what()).find("over the limit of 1024"), std::string::npos) << e.what();
+  }
+  auto e = tok.encode_pair("hello world hello", "world hello world", true, &p);
+  EXPECT_EQ(e.overflowing.size() + 1, 4u);  // 2 windows of each text, crossed
+}
+
 TEST(Tokenizer, TruncationWindows) {
   auto tok = vkcls::Tokenizer::from_json(tiny_bert().dump());
   vkcls::TruncationParams p;
