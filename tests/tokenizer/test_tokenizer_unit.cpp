@@ -163,6 +163,10 @@ TEST(Tokenizer, PairWindowsAreBounded) {
   }
   auto e = tok.encode_pair("hello world hello", "world hello world", true, &p);
   EXPECT_EQ(e.overflowing.size() + 1, 4u);  // 2 windows of each text, crossed
+  // one long text's windows are linear in its length: not bounded
+  p.max_length = 5;
+  auto single = tok.encode(text + text + text + text + text + text, true, &p);  // 2,400 tokens
+  EXPECT_GT(single.overflowing.size(), 1024u);
 }
 
 TEST(Tokenizer, TruncationWindows) {
