@@ -54,15 +54,22 @@ struct Row {
   std::vector<double> latencies;  // seconds per request
 };
 
-// One request's worth of inputs: `batch` sequences of `length` ids drawn from the upper half
-// of the vocabulary (seeded by the request number, so every run sends the same ids).
-std::vector<std::vector<int32_t>> make_ids(const Workload& w, int64_t vocab, size_t request) {
+// In-process: the upper part of the vocabulary, ids [min(1000, vocab / 2), vocab).
+std::vector<int32_t> id_range(int64_t vocab) {
+  std::vector<int32_t> pool;
+  for (int64_t i = std::min<int64_t>(1000, vocab / 2); i < vocab; ++i) pool.push_back(int32_t(i));
+  return pool;
+}
+
+// One request's worth of inputs: `batch` sequences of `length` ids drawn from `pool` (seeded
+// by the request number, so every run sends the same ids).
+std::vector<std::vector<int32_t>> make_ids(const Workload& w, const std::vector<int32_t>& pool,
+                                           size_t request) {
   std::mt19937 rng(uint32_t(1000003 * w.length + request));
-  const int32_t lo = int32_t(std::min<int64_t>(1000, vocab / 2));
-  std::uniform_int_distribution<int32_t> id(lo, int32_t(vocab - 1));
+  std::uniform_int_distribution<size_t> pick(0, pool.size() - 1);
   std::vector<std::vector<int32_t>> out(w.batch, std::vector<int32_t>(size_t(w.length)));
   for (auto& seq : out)
-    for (int32_t& t : seq) t = id(rng);
+    for (int32_t& t : seq) t = pool[pick(rng)];
   return out;
 }
 
@@ -124,8 +131,8 @@ RunOne over_http(const std::string& url, Task task, const std::string& api_key) 
 }
 #endif
 
-Row run_workload(const Workload& w, int64_t vocab, const RunOne& run) {
-  for (size_t i = 0; i < w.warmup; ++i) run(make_ids(w, vocab, w.requests + i), nullptr);
+Row run_workload(const Workload& w, const std::vector<int32_t>& pool, const RunOne& run) {
+  for (size_t i = 0; i < w.warmup; ++i) run(make_ids(w, pool, w.requests + i), nullptr);
   Row row;
   row.length = w.length;
   std::atomic<size_t> next{0};
@@ -133,7 +140,7 @@ Row run_workload(const Workload& w, int64_t vocab, const RunOne& run) {
   std::string first_error;
   auto worker = [&] {
     for (size_t i; (i = next++) < w.requests;) {
-      auto ids = make_ids(w, vocab, i);
+      auto ids = make_ids(w, pool, i);
       std::string error;
       auto t0 = Clock::now();
       size_t failed = run(ids, &error);
@@ -241,7 +248,8 @@ int cmd_bench(int argc, char** argv) {
   json report;
   std::unique_ptr<Engine> engine;
   RunOne run;
-  int64_t vocab = 0, max_len = 0;
+  std::vector<int32_t> pool;  // the ids inputs are drawn from
+  int64_t max_len = 0;
   const std::string url = args.get("url");
   if (url.empty()) {
     EngineOptions e;
@@ -252,7 +260,7 @@ int cmd_bench(int argc, char** argv) {
     read_model_options(args, e);
     engine = Engine::open(e);
     const ModelInfo& m = engine->info();
-    vocab = m.vocab_size;
+    pool = id_range(m.vocab_size);
     max_len = m.max_model_len;
     w.task = parse_task(args.get("task").empty() ? m.default_task : args.get("task"));
     run = in_process(*engine, w.task);
@@ -265,18 +273,23 @@ int cmd_bench(int argc, char** argv) {
     report["max_batch_tokens"] = m.max_batch_tokens;
   } else {
 #ifdef VKCLS_HAVE_SERVE
-    // the server's model: its vocabulary and length from /tokenize of a short text
+    // the server's model: its length, and ids it certainly has (those of a text, tokenized by
+    // the server without specials)
     httplib::Client probe(url);
     if (!args.get("api-key").empty()) probe.set_bearer_token_auth(args.get("api-key").c_str());
     auto models = probe.Get("/v1/models");
-    auto tok = probe.Post("/tokenize", R"({"prompt": "a"})", "application/json");
+    auto tok =
+        probe.Post("/tokenize",
+                   R"({"prompt": "the quick brown fox jumps over the lazy dog while )"
+                   R"(seven wizards quietly judge boxing matches", "add_special_tokens": false})",
+                   "application/json");
     if (!models || models->status != 200 || !tok || tok->status != 200)
       throw std::runtime_error(
           fmt::format("--url {}: no vkcls server answers /v1/models and /tokenize there", url));
     json t = json::parse(tok->body);
     max_len = t.value("max_model_len", int64_t(0));
-    // ids below 1000 exist in every vocabulary vkcls runs
-    vocab = 2000;
+    pool = t.value("tokens", std::vector<int32_t>{});
+    if (pool.empty()) throw std::runtime_error(fmt::format("--url {}: /tokenize gave no ids", url));
     w.task = parse_task(args.get("task").empty() ? "classify" : args.get("task"));
     run = over_http(url, w.task, args.get("api-key"));
     report["url"] = url;
@@ -293,7 +306,7 @@ int cmd_bench(int argc, char** argv) {
   report["rows"] = json::array();
   for (int64_t len : lengths) {
     w.length = len;
-    Row r = run_workload(w, vocab, run);
+    Row r = run_workload(w, pool, run);
     report["rows"].push_back({{"length", len},
                               {"requests", r.requests},
                               {"sequences", r.sequences},
