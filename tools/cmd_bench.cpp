@@ -223,10 +223,7 @@ int cmd_bench(int argc, char** argv) {
   args.option("requests", "10", "measured requests per length");
   args.option("concurrency", "1", "requests in flight at once");
   args.option("warmup", "1", "requests per length before measuring (pipelines, caches)");
-  args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
-  args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
-  args.option("max-batch-tokens", "0",
-              "tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver");
+  add_device_options(args);
   add_model_options(args);
   args.flag("json", "print JSON instead of a table");
   if (!args.parse(argc, argv)) return 2;
@@ -254,9 +251,7 @@ int cmd_bench(int argc, char** argv) {
   if (url.empty()) {
     EngineOptions e;
     e.model_dir = args.get("model").empty() ? default_model_dir() : args.get("model");
-    e.device = int(args.get_int("device"));
-    e.dtype = args.get("dtype");
-    e.max_batch_tokens = args.get_int("max-batch-tokens");
+    read_device_options(args, e);
     read_model_options(args, e);
     engine = Engine::open(e);
     const ModelInfo& m = engine->info();

@@ -24,10 +24,7 @@ void add_common_options(Args& args) {
       "model folder (config.json, model.safetensors, tokenizer.json) or a Hugging Face hub id "
       "(ORG/NAME) in the local hub cache; default: $VKCLS_DEFAULT_MODEL, else the first folder "
       "in assets/models/ of the vkcls checkout");
-  args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
-  args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
-  args.option("max-batch-tokens", "0",
-              "tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver");
+  add_device_options(args);
   add_model_options(args);
   args.option("truncate", "",
               "keep N tokens of a longer input (-1: the model's maximum); default: a longer input "
@@ -60,6 +57,13 @@ void add_shard_options(Args& args) {
               "N, from 0); with --output PATH, write the part's own file (3/8: out.jsonl -> "
               "out.shard-00003-of-00008.jsonl) when it is done, and skip a part already done");
   args.flag("overwrite", "with --shard: run the part again even when its output is there");
+}
+
+void add_device_options(Args& args) {
+  args.option("device", "-1", "Vulkan device index (see `vkcls info`); -1 picks the best");
+  args.option("dtype", "auto", "weights on the device: auto | f32 | f16");
+  args.option("max-batch-tokens", "0",
+              "tokens packed into one device batch; 0: 8192 on a GPU, 2048 on a CPU driver");
 }
 
 void add_model_options(Args& args) {
@@ -205,17 +209,21 @@ std::string default_model_dir() {
       "no folder was found under assets/models/ above the vkcls binary");
 }
 
+void read_device_options(const Args& args, EngineOptions& e) {
+  e.device = int(args.get_int("device"));
+  e.dtype = one_of(args, "dtype", {"auto", "f32", "f16"});
+  e.max_batch_tokens = args.get_int("max-batch-tokens");
+  if (e.max_batch_tokens < 0)
+    throw std::invalid_argument(
+        fmt::format("--max-batch-tokens must be >= 0, got {}", e.max_batch_tokens));
+}
+
 CommonOptions read_common_options(const Args& args, const std::string& command) {
   CommonOptions o;
   o.command = command;
   o.engine.model_dir = args.get("model").empty() ? default_model_dir() : args.get("model");
-  o.engine.device = int(args.get_int("device"));
-  o.engine.dtype = one_of(args, "dtype", {"auto", "f32", "f16"});
-  o.engine.max_batch_tokens = args.get_int("max-batch-tokens");
+  read_device_options(args, o.engine);
   read_model_options(args, o.engine);
-  if (o.engine.max_batch_tokens < 0)
-    throw std::invalid_argument(
-        fmt::format("--max-batch-tokens must be >= 0, got {}", o.engine.max_batch_tokens));
   if (!args.get("truncate").empty()) {
     long k = args.get_int("truncate");
     if (k != -1 && k < 1)

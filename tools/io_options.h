@@ -39,6 +39,10 @@ void add_common_options(Args& args);
 // --pooler-config and --hf-overrides (every command that opens a model, serve included).
 void add_model_options(Args& args);
 void read_model_options(const Args& args, EngineOptions& engine);
+// --device, --dtype, --max-batch-tokens: where and how the engine runs (every model command
+// and `vkcls bench`)
+void add_device_options(Args& args);
+void read_device_options(const Args& args, EngineOptions& engine);
 CommonOptions read_common_options(const Args& args, const std::string& command);
 // --shard I/N and --overwrite (classify). read_shard_options checks 0 <= I < N <= kMaxShards
 // and throws std::invalid_argument naming --shard and the limit; call after read_common_options
