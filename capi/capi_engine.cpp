@@ -205,6 +205,8 @@ vkcls_status vkcls_engine_open(const vkcls_options* options, vkcls_engine** out)
     e.max_queued_requests = o.max_queued_requests;
     e.validation = o.validation != 0;
     e.max_input_bytes = o.max_input_bytes;
+    e.kv_cache_memory = o.kv_cache_memory;
+    e.prefix_cache = o.no_prefix_cache == 0;
 
     auto h = std::make_unique<vkcls_engine>();
     h->engine = Engine::open(e);

@@ -30,8 +30,9 @@ struct EngineParts {
   ModelInfo info;
   std::unique_ptr<FrontEnd> frontend;
   OutputSpec output;
-  std::optional<int32_t> pad_token_id;  // LAST pooling skips trailing pad tokens
-  bool causal = false;                  // chunked prefill allowed (LAST / token pooling)
+  std::optional<int32_t> pad_token_id;   // LAST pooling skips trailing pad tokens
+  bool causal = false;                   // chunked prefill allowed (LAST / token pooling)
+  std::unique_ptr<BlockManager> blocks;  // paged KV memory (causal decoders), else nullptr
   int64_t max_batch_tokens = 2048;
   size_t max_queued_requests = 0;
   // owned device state, destroyed after the worker stops (in reverse order)
@@ -69,6 +70,8 @@ class EngineImpl final : public Engine {
   void finish_input(PendingRequest& p, size_t input);
   void complete_if_done(PendingRequest& p);
   void cancel_locked(uint64_t request);
+  // Fails every queued sequence (batches in flight finish).
+  void drop_queued_locked(const std::string& why, ErrorKind kind);
 
   EngineParts parts_;
   mutable std::mutex m_;

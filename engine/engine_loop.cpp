@@ -43,6 +43,18 @@ struct PendingRequest {
 
 namespace {
 
+// What the rows of a request's sequences go through after the forward pass.
+HeadKind head_kind(const PendingRequest& p) {
+  return p.raw                            ? *p.raw
+         : p.task == Task::token_classify ? HeadKind::token
+         : p.task == Task::embed          ? HeadKind::embed
+                                          : HeadKind::sequence;
+}
+
+int64_t utf8_chars(const std::string& s) {
+  return std::count_if(s.begin(), s.end(), [](char c) { return (uint8_t(c) & 0xC0) != 0x80; });
+}
+
 class TicketImpl final : public Ticket {
  public:
   TicketImpl(EngineImpl& e, std::shared_ptr<PendingRequest> p) : engine_(e), p_(std::move(p)) {}
@@ -102,7 +114,7 @@ void fail_input(PendingRequest& p, size_t i, const std::string& msg, ErrorKind k
 }  // namespace
 
 EngineImpl::EngineImpl(EngineParts parts)
-    : parts_(std::move(parts)), scheduler_(parts_.max_batch_tokens) {
+    : parts_(std::move(parts)), scheduler_(parts_.max_batch_tokens, 4096, parts_.blocks.get()) {
   worker_ = std::thread([this] { loop(); });
 }
 
@@ -111,15 +123,7 @@ EngineImpl::~EngineImpl() {
     std::lock_guard lock(m_);
     stopping_ = true;
     // queued work is dropped; batches on the device finish
-    for (auto& [id, p] : active_)
-      for (size_t s : scheduler_.cancel(id)) {
-        size_t input = p->seq_of[s].first;
-        if (!p->input_failed[input]) {
-          p->input_failed[input] = 1;
-          fail_input(*p, input, "cancelled: the engine is shutting down", ErrorKind::cancelled);
-          --p->inputs_left;
-        }
-      }
+    drop_queued_locked("cancelled: the engine is shutting down", ErrorKind::cancelled);
   }
   cv_.notify_all();
   if (worker_.joinable()) worker_.join();
@@ -148,6 +152,13 @@ EngineStats EngineImpl::stats() const {
   EngineStats s = stats_;
   s.queued_requests = scheduler_.queued_requests();
   s.queued_sequences = scheduler_.queued_sequences();
+  if (parts_.blocks) {
+    BlockStats b = parts_.blocks->stats();
+    s.kv_pages_in_use = b.pages_in_use;
+    s.kv_pages_cached = b.pages_cached;
+    s.prefix_cache_query_tokens = b.query_tokens;
+    s.prefix_cache_hit_tokens = b.hit_tokens;
+  }
   return s;
 }
 
@@ -161,6 +172,11 @@ std::shared_ptr<PendingRequest> EngineImpl::prepare(Request&& r, std::optional<H
                             task_name(r.task), fmt::join(info.tasks, ", ")),
                 "task");
   parts_.frontend->check_params(r.task, r.params);
+  if (r.params.cache_salt.size() > 4 * 1024 || utf8_chars(r.params.cache_salt) > 1024)
+    throw Error(ErrorKind::invalid_input,
+                fmt::format("cache_salt: {} characters; it must have 1 to 1024",
+                            utf8_chars(r.params.cache_salt)),
+                "cache_salt");
   check_output_params(r.task, r.params, parts_.output);
 
   auto p = std::make_shared<PendingRequest>();
@@ -207,6 +223,21 @@ std::shared_ptr<PendingRequest> EngineImpl::prepare(Request&& r, std::optional<H
       --p->inputs_left;
       continue;
     }
+    // paged KV memory: every page of a sequence is reserved before it runs
+    if (const BlockManager* bm = parts_.blocks.get()) {
+      int64_t longest = 0;
+      for (const Sequence& w : pi.windows) longest = std::max(longest, int64_t(w.ids.size()));
+      if (bm->pages_for(longest) > bm->num_pages()) {
+        p->input_failed[i] = 1;
+        fail_input(*p, i,
+                   fmt::format("input: {} tokens need {} KV-cache pages of {} tokens; the cache "
+                               "holds {} (--kv-cache-memory)",
+                               longest, bm->pages_for(longest), bm->page_size(), bm->num_pages()),
+                   ErrorKind::too_long);
+        --p->inputs_left;
+        continue;
+      }
+    }
     p->windows_left[i] = pi.windows.size();
     for (size_t w = 0; w < pi.windows.size(); ++w) p->seq_of.emplace_back(i, w);
   }
@@ -216,15 +247,28 @@ std::shared_ptr<PendingRequest> EngineImpl::prepare(Request&& r, std::optional<H
 }
 
 void EngineImpl::enqueue(const std::shared_ptr<PendingRequest>& p) {
-  std::vector<int64_t> lengths;
-  for (auto [input, window] : p->seq_of)
-    lengths.push_back(int64_t(p->prepared[input].windows[window].ids.size()));
   // a causal model may split a sequence into chunks when only its last row (LAST pooling) or
   // every row (token heads) is wanted
-  bool pooled_last =
-      (p->task == Task::embed ? parts_.output.pooler.embed_pooling
-                              : parts_.output.pooler.seq_pooling) == SeqPooling::last;
-  bool chunkable = parts_.causal && !p->raw && (p->task == Task::token_classify || pooled_last);
+  const HeadKind kind = head_kind(*p);
+  const bool token_rows = kind != HeadKind::sequence && kind != HeadKind::embed;
+  const bool pooled_last =
+      !token_rows &&
+      (kind == HeadKind::embed ? parts_.output.pooler.embed_pooling
+                               : parts_.output.pooler.seq_pooling) == SeqPooling::last;
+  bool chunkable = parts_.causal && (token_rows || pooled_last);
+  std::vector<int64_t> lengths;
+  std::vector<SeqKv> kv;
+  for (auto [input, window] : p->seq_of) {
+    const std::vector<int32_t>& ids = p->prepared[input].windows[window].ids;
+    int64_t n = int64_t(ids.size());
+    // LAST pooling on a causal model reads no row after the pooled one: nothing past it runs
+    if (chunkable && !token_rows)
+      n = pooled_rows(SeqPooling::last, ids, parts_.pad_token_id).second;
+    lengths.push_back(std::max<int64_t>(1, n));
+    // and it may start from cached pages (token heads need every row: vLLM's
+    // skip_reading_prefix_cache)
+    if (parts_.blocks) kv.push_back({&ids, chunkable && !token_rows});
+  }
   {
     std::lock_guard lock(m_);
     if (stopping_) throw Error(ErrorKind::cancelled, "the engine is shutting down");
@@ -240,7 +284,8 @@ void EngineImpl::enqueue(const std::shared_ptr<PendingRequest>& p) {
       return;
     }
     active_[p->id] = p;
-    scheduler_.add(p->id, p->params.priority, lengths, chunkable);
+    scheduler_.add(p->id, p->params.priority, lengths, chunkable, std::move(kv),
+                   p->params.cache_salt);
   }
   cv_.notify_all();
 }
@@ -311,6 +356,19 @@ void EngineImpl::cancel(uint64_t request) {
   cancel_locked(request);
 }
 
+void EngineImpl::drop_queued_locked(const std::string& why, ErrorKind kind) {
+  for (auto& [id, p] : active_)
+    for (size_t s : scheduler_.cancel(id)) {
+      size_t input = p->seq_of[s].first;
+      p->seqs_done++;
+      if (!p->input_failed[input]) {
+        p->input_failed[input] = 1;
+        fail_input(*p, input, why, kind);
+        --p->inputs_left;
+      }
+    }
+}
+
 void EngineImpl::cancel_locked(uint64_t request) {
   auto it = active_.find(request);
   if (it == active_.end()) return;
@@ -344,10 +402,8 @@ std::vector<ExecItem> EngineImpl::items_for(const BatchPlan& plan) {
     e.type_ids = &s.type_ids;
     e.begin = b.begin;
     e.len = b.len;
-    HeadKind kind = p.raw                            ? *p.raw
-                    : p.task == Task::token_classify ? HeadKind::token
-                    : p.task == Task::embed          ? HeadKind::embed
-                                                     : HeadKind::sequence;
+    if (!b.pages.empty()) e.pages = &b.pages;
+    HeadKind kind = head_kind(p);
     e.head = kind;
     if (kind == HeadKind::sequence || kind == HeadKind::embed) {
       SeqPooling method = kind == HeadKind::embed ? pc.embed_pooling : pc.seq_pooling;
@@ -374,12 +430,26 @@ void EngineImpl::loop() {
   for (size_t s = backend.slots(); s-- > 0;) free_slots.push_back(s);
 
   std::unique_lock lock(m_);
+  bool memory_wait = false;  // queued work waits for KV pages that batches in flight hold
   for (;;) {
     // a batch boundary: cancels asked for from callbacks take effect before the next launch
     for (uint64_t id : std::exchange(deferred_cancels_, {})) cancel_locked(id);
     // launch while a slot is free and work is queued
-    if (!free_slots.empty() && !scheduler_.empty()) {
-      BatchPlan plan = *scheduler_.next();
+    if (!free_slots.empty() && !scheduler_.empty() && !memory_wait) {
+      std::optional<BatchPlan> next = scheduler_.next();
+      if (!next) {
+        // admitted sequences always run to the end, so some batch in flight frees pages
+        memory_wait = true;
+        if (flights.empty()) {  // cannot happen; fail rather than hang
+          drop_queued_locked("internal: queued work waits for KV pages nothing holds",
+                             ErrorKind::internal);
+          std::vector<std::shared_ptr<PendingRequest>> all;
+          for (auto& [id, p] : active_) all.push_back(p);
+          for (auto& p : all) complete_if_done(*p);
+        }
+        continue;
+      }
+      BatchPlan plan = std::move(*next);
       std::vector<ExecItem> items = items_for(plan);
       auto now = std::chrono::steady_clock::now();
       for (const BatchItem& b : plan.items) {
@@ -408,13 +478,14 @@ void EngineImpl::loop() {
       continue;
     }
     if (flights.empty()) {
+      memory_wait = false;
       if (stopping_ && scheduler_.empty()) return;
       cv_.wait(lock, [&] { return stopping_ || !scheduler_.empty(); });
       continue;
     }
     // the oldest batch: wait for it, waking up to launch new work when a slot is free
     Flight& f = flights.front();
-    if (!free_slots.empty()) {
+    if (!free_slots.empty() && !memory_wait) {  // waiting for pages: block until it is done
       lock.unlock();
       bool ready = false;
       try {
@@ -447,6 +518,7 @@ void EngineImpl::loop() {
     deliver(f.plan, failure ? nullptr : &rows, failure ? &*failure : nullptr, seconds);
     free_slots.push_back(f.slot);
     flights.pop_front();
+    memory_wait = false;
   }
 }
 
@@ -454,9 +526,12 @@ void EngineImpl::deliver(const BatchPlan& plan, std::vector<std::vector<float>>*
                          const Error* failure, double seconds) {
   ++stats_.batches;
   if (failure && failure->kind() == ErrorKind::device_lost) stats_.device_lost = true;
+  // pages this batch should have filled may hold anything: no later sequence may find them
+  if (failure && parts_.blocks) parts_.blocks->drop_cache();
   std::vector<PendingRequest*> touched;
   for (size_t k = 0; k < plan.items.size(); ++k) {
     const BatchItem& b = plan.items[k];
+    if (b.last) scheduler_.release(b.request, b.seq);
     auto it = active_.find(b.request);
     if (it == active_.end()) continue;
     PendingRequest& p = *it->second;
@@ -474,9 +549,13 @@ void EngineImpl::deliver(const BatchPlan& plan, std::vector<std::vector<float>>*
       --p.inputs_left;
       continue;
     }
-    std::vector<float>& out = p.seq_out[b.seq];
-    std::vector<float>& got = (*rows)[k];
-    out.insert(out.end(), got.begin(), got.end());
+    // a pooled head's row comes from the last chunk; every chunk adds its rows to a token head's
+    const HeadKind kind = head_kind(p);
+    if (b.last || (kind != HeadKind::sequence && kind != HeadKind::embed)) {
+      std::vector<float>& out = p.seq_out[b.seq];
+      std::vector<float>& got = (*rows)[k];
+      out.insert(out.end(), got.begin(), got.end());
+    }
     if (b.last && --p.windows_left[input] == 0) finish_input(p, input);
   }
   if (observer_) observer_({touched.size(), plan.items.size(), plan.tokens, seconds});

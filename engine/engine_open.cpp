@@ -29,7 +29,39 @@ struct DeviceState {
   std::unique_ptr<Context> ctx;
   std::unique_ptr<WeightStore> store;
   std::unique_ptr<ModelRunner> runner;
+  std::unique_ptr<KvCache> kv;
 };
+
+constexpr int64_t kKvPageSize = 16;  // tokens per KV page (vLLM's default block size)
+
+// The paged KV cache of a causal decoder: the budget given, or a quarter of the device memory
+// past the weights, at most what four full batches (or four longest inputs) need.
+std::unique_ptr<KvCache> make_kv_cache(Context& ctx, const RunnerInfo& ri, uint64_t budget,
+                                       int64_t batch_tokens, int64_t max_len) {
+  const uint64_t per_token = KvCache::bytes_per_token(ri.kv_layers, ri.kv_row_width);
+  if (budget == 0) {
+    uint64_t have = ctx.info().device_local_bytes;
+    if (long fake = env_int("VKCLS_DEVICE_MEMORY_BYTES", 0); fake > 0) have = uint64_t(fake);
+    const uint64_t spare = have > ri.weight_bytes ? (have - ri.weight_bytes) / 4 : 0;
+    const uint64_t want = uint64_t(4 * std::max(batch_tokens, max_len)) * per_token;
+    budget = have ? std::min(spare, want) : want;
+  }
+  const int64_t pages =
+      KvCache::pages_for_budget(ctx, budget, ri.kv_layers, ri.kv_row_width, kKvPageSize);
+  if (pages <= 0)
+    throw Error(ErrorKind::invalid_input,
+                fmt::format("kv_cache_memory: {} bytes hold no KV page; one page of {} tokens "
+                            "takes {} bytes for this model",
+                            budget, kKvPageSize, per_token * kKvPageSize),
+                "kv_cache_memory");
+  try {
+    return std::make_unique<KvCache>(ctx, ri.kv_layers, ri.kv_row_width, kKvPageSize, pages);
+  } catch (const VulkanError& e) {
+    throw Error(ErrorKind::out_of_memory,
+                fmt::format("device: the KV cache of {} pages ({:.1f} MiB): {}", pages,
+                            double(pages * kKvPageSize * per_token) / 1048576.0, e.what()));
+  }
+}
 
 // The device memory the weights will take in `dt` (norm and bias vectors stay f32; they are a
 // rounding error here), checked before anything is allocated. lm_head.weight is left out: a
@@ -217,7 +249,10 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
                    : ctx.info().type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 2048
                                                                     : 8192;
   max_len = std::min(max_len, cap);
-  parts.max_batch_tokens = std::clamp<int64_t>(wanted, max_len, cap);
+  // a causal decoder runs a long input in chunks: its batches may be shorter than one input
+  const bool paged = ri.causal && ri.kv_layers > 0;
+  parts.max_batch_tokens =
+      std::clamp<int64_t>(wanted, paged ? std::min<int64_t>(kKvPageSize, max_len) : max_len, cap);
   info.max_model_len = max_len;
   info.max_batch_tokens = parts.max_batch_tokens;
   info.activation = activation_name(activation_for(cfg.problem_type, labels, st.activation_fn));
@@ -239,9 +274,19 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
     return strings.tokens_to_string(t);
   };
   parts.pad_token_id = ri.pad_token_id;
-  parts.causal = ri.causal;
+  parts.causal = paged;
+  if (paged) {
+    dev->kv = make_kv_cache(ctx, ri, o.kv_cache_memory, parts.max_batch_tokens, max_len);
+    const bool prefix_cache = o.prefix_cache && ri.prefix_cacheable;
+    parts.blocks =
+        std::make_unique<BlockManager>(dev->kv->num_pages(), dev->kv->page_size(), prefix_cache);
+    info.kv_pages = dev->kv->num_pages();
+    info.kv_page_size = dev->kv->page_size();
+    info.kv_cache_bytes = dev->kv->bytes();
+    info.prefix_cache = prefix_cache;
+  }
   parts.max_queued_requests = o.max_queued_requests;
-  parts.backend = std::make_unique<DeviceExecutor>(ctx, runner);
+  parts.backend = std::make_unique<DeviceExecutor>(ctx, runner, dev->kv.get());
   parts.device_state = dev;
   return std::make_unique<EngineImpl>(std::move(parts));
 }

@@ -20,8 +20,8 @@ namespace {
 
 }  // namespace
 
-DeviceExecutor::DeviceExecutor(Context& ctx, ModelRunner& runner, size_t slots)
-    : ctx_(ctx), runner_(runner) {
+DeviceExecutor::DeviceExecutor(Context& ctx, ModelRunner& runner, const KvCache* kv, size_t slots)
+    : ctx_(ctx), runner_(runner), kv_(kv) {
   slots_.resize(std::max<size_t>(1, slots));
   for (size_t i = 0; i < slots_.size(); ++i) {
     slots_[i].scratch = std::make_unique<Arena>(ctx, fmt::format("activations {}", i), 64ull << 20);
@@ -102,6 +102,10 @@ void DeviceExecutor::record(Slot& s, const std::vector<ExecItem>& items) {
   if (want_layer1) b.capture_layer1 = &layer1;
 
   Recorder& rec = *s.rec;
+  if (kv_) {
+    add_block_tables(b, a, items);
+    rec.barrier_after_earlier_submissions();  // the cache is shared with the batch before
+  }
   Tensor hidden = runner_.forward(rec, a, b);
 
   // pooled heads: one ops::pool over every pooled item's rows, then the heads on their subsets
@@ -147,6 +151,34 @@ void DeviceExecutor::record(Slot& s, const std::vector<ExecItem>& items) {
                                                : nullptr;
     if (t) s.outputs.push_back({*t, t->dim(1), i, cu[i], items[i].len});
   }
+}
+
+// context_lens [S]: tokens of each sequence before its chunk; block_tables [S, max pages];
+// slot_mapping [T]: where each new token's K and V go
+void DeviceExecutor::add_block_tables(DeviceBatch& b, Arena& a,
+                                      const std::vector<ExecItem>& items) const {
+  const int64_t P = kv_->page_size();
+  size_t width = 1;
+  for (const ExecItem& it : items) {
+    if (!it.pages || int64_t(it.pages->size()) * P < it.begin + it.len)
+      throw Error(ErrorKind::internal, "paged KV: an item without pages for its tokens");
+    width = std::max(width, it.pages->size());
+  }
+  std::vector<int32_t> context, tables(items.size() * width, 0), slots;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ExecItem& it = items[i];
+    context.push_back(int32_t(it.begin));
+    std::copy(it.pages->begin(), it.pages->end(), tables.begin() + int64_t(i * width));
+    for (int64_t t = it.begin; t < it.begin + it.len; ++t)
+      slots.push_back(int32_t((*it.pages)[size_t(t / P)] * P + t % P));
+  }
+  b.context_lens = a.alloc(DType::i32, {int64_t(items.size())});
+  b.block_tables = a.alloc(DType::i32, {int64_t(items.size()), int64_t(width)});
+  b.slot_mapping = a.alloc(DType::i32, {int64_t(slots.size())});
+  ctx_.upload(b.context_lens, context.data(), context.size() * 4);
+  ctx_.upload(b.block_tables, tables.data(), tables.size() * 4);
+  ctx_.upload(b.slot_mapping, slots.data(), slots.size() * 4);
+  b.kv = kv_;
 }
 
 bool DeviceExecutor::done(size_t slot) {

@@ -31,6 +31,7 @@ struct ExecItem {
   int64_t begin = 0, len = 0;  // the chunk of it in this batch
   HeadKind head = HeadKind::sequence;
   int32_t pool_begin = 0, pool_end = 0;  // sequence / embed: rows pooled (mean), relative to begin
+  const std::vector<int32_t>* pages = nullptr;  // paged KV: the sequence's block table
 };
 
 class BatchBackend {
@@ -50,7 +51,8 @@ class BatchBackend {
 
 class DeviceExecutor final : public BatchBackend {
  public:
-  DeviceExecutor(Context& ctx, ModelRunner& runner, size_t slots = 2);
+  // kv: the paged KV cache of a causal decoder (every item then carries its pages), or nullptr.
+  DeviceExecutor(Context& ctx, ModelRunner& runner, const KvCache* kv = nullptr, size_t slots = 2);
   ~DeviceExecutor() override;
   size_t slots() const override { return slots_.size(); }
   void launch(size_t slot, const std::vector<ExecItem>& items) override;
@@ -74,9 +76,11 @@ class DeviceExecutor final : public BatchBackend {
     size_t items = 0;
   };
   void record(Slot& s, const std::vector<ExecItem>& items);
+  void add_block_tables(DeviceBatch& b, Arena& a, const std::vector<ExecItem>& items) const;
 
   Context& ctx_;
   ModelRunner& runner_;
+  const KvCache* kv_;
   std::vector<Slot> slots_;
 };
 

@@ -8,6 +8,30 @@
 
 namespace vkcls {
 
+void attention_paged(Context& ctx, Recorder& rec, const DeviceBatch& b, size_t layer,
+                     const Tensor& q, const Tensor& k, const Tensor& v,
+                     const ops::AttentionArgs& aa, const Tensor& out) {
+  const KvCache& kv = *b.kv;
+  const uint32_t kv_heads = aa.num_kv_heads ? aa.num_kv_heads : aa.num_heads;
+  ops::kv_write(ctx, rec, k, v, b.slot_mapping, kv.k(layer), kv.v(layer),
+                {.row_width = kv_heads * aa.head_dim,
+                 .k_offset = aa.k_offset,
+                 .v_offset = aa.v_offset,
+                 .row_stride = aa.kv_row_stride});
+  ops::paged_attention(ctx, rec, q, kv.k(layer), kv.v(layer), b.cu_seqlens, b.context_lens,
+                       b.block_tables, out,
+                       {.num_heads = aa.num_heads,
+                        .num_kv_heads = kv_heads,
+                        .head_dim = aa.head_dim,
+                        .q_offset = aa.q_offset,
+                        .q_row_stride = aa.q_row_stride,
+                        .page_size = uint32_t(kv.page_size()),
+                        .window = aa.window,
+                        .scale = aa.scale,
+                        .softcap = aa.softcap,
+                        .max_chunk = aa.max_seqlen});
+}
+
 ops::Act activation_from_config(const std::string& a) {
   if (a == "gelu") return ops::Act::gelu_erf;
   if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return ops::Act::gelu_tanh;

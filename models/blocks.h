@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "models/runner.h"
 #include "runtime/context.h"
 #include "runtime/memory.h"
 #include "runtime/ops.h"
@@ -23,6 +24,13 @@ struct Linear {
 // y = act(x w^T + b) (+ residual); y allocated in scratch when not given.
 Tensor linear(Context& ctx, Recorder& rec, Arena& scratch, const Tensor& x, const Linear& l,
               ops::Act act = ops::Act::none, const Tensor* residual = nullptr);
+
+// Causal self-attention of layer `layer` with the batch's paged KV cache (b.kv): this batch's k
+// and v rows (aa's offsets and kv_row_stride) into their slots, then aa's q over every key of
+// each sequence up to the query (aa.window, aa.softcap as in ops::attention).
+void attention_paged(Context& ctx, Recorder& rec, const DeviceBatch& b, size_t layer,
+                     const Tensor& q, const Tensor& k, const Tensor& v,
+                     const ops::AttentionArgs& aa, const Tensor& out);
 
 // RoPE frequencies [dim / 2] in Hugging Face's float32 steps:
 //   inv_freq_i = 1 / float32(float32(theta) ^ float32(2i / dim))

@@ -39,8 +39,8 @@ class Gpt2Runner final : public ModelRunner {
   struct Work {
     Tensor h, qkv, attn, mlp;
   };
-  void run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
-                 const Tensor& in, const Tensor& out) const;
+  void run_layer(Recorder& rec, const DeviceBatch& b, size_t index, const Work& w, const Tensor& in,
+                 const Tensor& out) const;
 
   Context& ctx_;
   RunnerInfo info_;
@@ -119,24 +119,31 @@ Gpt2Runner::Gpt2Runner(const RunnerArgs& a) : ctx_(a.ctx), weights_(a.ctx, a.sto
   info_.pad_token_id = heads_.pad_token_id;
   info_.seq_pooling = info_.embed_pooling = heads_.pooling;
   info_.weight_bytes = w.bytes();
+  info_.causal = true;
+  info_.kv_layers = cfg.num_hidden_layers;
+  info_.kv_row_width = D_;
 }
 
-void Gpt2Runner::run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
+void Gpt2Runner::run_layer(Recorder& rec, const DeviceBatch& b, size_t index, const Work& w,
                            const Tensor& in, const Tensor& out) const {
+  const Layer& L = layers_[index];
   ops::layer_norm(ctx_, rec, in, nullptr, L.ln1_g, &L.ln1_b, w.h, eps_);
   ops::gemm(ctx_, rec, w.h, L.qkv.w, w.qkv, {.bias = L.qkv.b.valid() ? &L.qkv.b : nullptr});
-  ops::attention(ctx_, rec, w.qkv, w.qkv, w.qkv, b.cu_seqlens, w.attn,
-                 {.num_heads = uint32_t(H_),
-                  .num_kv_heads = uint32_t(H_),
-                  .head_dim = uint32_t(D_ / H_),
-                  .q_offset = 0,
-                  .k_offset = uint32_t(D_),
-                  .v_offset = uint32_t(2 * D_),
-                  .q_row_stride = uint32_t(3 * D_),
-                  .kv_row_stride = uint32_t(3 * D_),
-                  .causal = true,
-                  .scale = L.scale,
-                  .max_seqlen = uint32_t(b.max_seqlen)});
+  const ops::AttentionArgs aa{.num_heads = uint32_t(H_),
+                              .num_kv_heads = uint32_t(H_),
+                              .head_dim = uint32_t(D_ / H_),
+                              .q_offset = 0,
+                              .k_offset = uint32_t(D_),
+                              .v_offset = uint32_t(2 * D_),
+                              .q_row_stride = uint32_t(3 * D_),
+                              .kv_row_stride = uint32_t(3 * D_),
+                              .causal = true,
+                              .scale = L.scale,
+                              .max_seqlen = uint32_t(b.max_seqlen)};
+  if (b.kv)  // the engine's paged KV cache (chunked prefill, prefix cache)
+    attention_paged(ctx_, rec, b, index, w.qkv, w.qkv, w.qkv, aa, w.attn);
+  else
+    ops::attention(ctx_, rec, w.qkv, w.qkv, w.qkv, b.cu_seqlens, w.attn, aa);
   ops::gemm(ctx_, rec, w.attn, L.proj.w, out,
             {.bias = L.proj.b.valid() ? &L.proj.b : nullptr, .residual = &in});
   ops::layer_norm(ctx_, rec, out, nullptr, L.ln2_g, &L.ln2_b, w.h, eps_);
@@ -157,7 +164,7 @@ Tensor Gpt2Runner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b) 
   if (b.capture_layer1) captured = scratch.alloc(DType::f32, {T, D_});
   for (size_t i = 0; i < layers_.size(); ++i) {
     const bool cap0 = i == 0 && b.capture_layer1, cap1 = i == 1 && b.capture_layer1;
-    run_layer(rec, b, layers_[i], w, cap1 ? captured : x, cap0 ? captured : x);
+    run_layer(rec, b, i, w, cap1 ? captured : x, cap0 ? captured : x);
   }
   if (b.capture_layer1) *b.capture_layer1 = captured;
   const Tensor& last = layers_.size() == 1 && b.capture_layer1 ? captured : x;

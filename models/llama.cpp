@@ -10,8 +10,9 @@
 //   last_hidden = norm(x); norm = RMSNorm (Gemma: * (1 + w))
 // Heads: models/decoder_heads.h. Weight names, HF behaviour: tests/data/decoders/README.md.
 //
-// RunnerInfo.causal stays false: it lets the scheduler split a sequence into chunks, which needs
-// the paged KV cache (not built yet); causal masking is this runner's business.
+// Causal variants run attention through the paged KV cache when the batch has one (DeviceBatch.kv:
+// the engine's chunked prefill and prefix cache): k and v go to their slots, then each query
+// reads every earlier key of its sequence through the block table.
 #include "models/llama.h"
 
 #include <fmt/format.h>
@@ -59,8 +60,8 @@ class LlamaRunner final : public ModelRunner {
   };
   void project(Recorder& rec, const Tensor& x, const Linear& l, const Tensor& y,
                const Tensor* residual = nullptr) const;
-  void run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
-                 const Tensor& in, const Tensor& out) const;
+  void run_layer(Recorder& rec, const DeviceBatch& b, size_t index, const Work& w, const Tensor& in,
+                 const Tensor& out) const;
 
   Context& ctx_;
   LlamaVariant v_;
@@ -113,6 +114,10 @@ LlamaRunner::LlamaRunner(const RunnerArgs& a, const LlamaVariant& v)
   // x, capture, final, h, t; qkv (or q, k, v and normed q, k); attn; gate_up, act
   info_.scratch_bytes_per_token = 4 * (5 * D_ + 2 * qkv_w + Hq_ * d_ + 3 * I_);
   info_.widest_row_bytes = 4 * std::max({qkv_w, 2 * I_, D_});
+  info_.causal = v_.causal;
+  info_.kv_layers = cfg.num_hidden_layers;
+  info_.kv_row_width = K_ * d_;
+  info_.prefix_cacheable = !rope_.per_length();
 
   DeviceWeights& w = weights_;
   const WeightStore& s = a.store;
@@ -179,8 +184,10 @@ void LlamaRunner::project(Recorder& rec, const Tensor& x, const Linear& l, const
 }
 
 // in -> out (out may be in): one decoder layer, its intermediates in w
-void LlamaRunner::run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L, const Work& w,
+void LlamaRunner::run_layer(Recorder& rec, const DeviceBatch& b, size_t index, const Work& w,
                             const Tensor& in, const Tensor& out) const {
+  const Layer& L = layers_[index];
+  const bool paged = b.kv && v_.causal;
   norm(rec, in, L.in_norm, w.h);
   ops::RopeArgs ra{.head_dim = uint32_t(d_),
                    .inv_freq = &w.freq,
@@ -203,7 +210,10 @@ void LlamaRunner::run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L,
     aa.k_offset = uint32_t(Hq_ * d_);
     aa.v_offset = uint32_t((Hq_ + K_) * d_);
     aa.q_row_stride = aa.kv_row_stride = row;
-    ops::attention(ctx_, rec, w.qkv, w.qkv, w.qkv, b.cu_seqlens, w.attn, aa);
+    if (paged)
+      attention_paged(ctx_, rec, b, index, w.qkv, w.qkv, w.qkv, aa, w.attn);
+    else
+      ops::attention(ctx_, rec, w.qkv, w.qkv, w.qkv, b.cu_seqlens, w.attn, aa);
   } else {
     const int64_t T = b.tokens;
     project(rec, w.h, L.q, w.q);
@@ -215,7 +225,10 @@ void LlamaRunner::run_layer(Recorder& rec, const DeviceBatch& b, const Layer& L,
     ops::rope(ctx_, rec, w.qn, b.positions, ra);
     ra.num_heads = uint32_t(K_);
     ops::rope(ctx_, rec, w.kn, b.positions, ra);
-    ops::attention(ctx_, rec, w.qn, w.kn, w.v, b.cu_seqlens, w.attn, aa);
+    if (paged)
+      attention_paged(ctx_, rec, b, index, w.qn, w.kn, w.v, aa, w.attn);
+    else
+      ops::attention(ctx_, rec, w.qn, w.kn, w.v, b.cu_seqlens, w.attn, aa);
   }
   if (v_.sandwich_norms) {  // Gemma 2: x += norm(branch)
     project(rec, w.attn, L.o, w.t);
@@ -292,7 +305,7 @@ Tensor LlamaRunner::forward(Recorder& rec, Arena& scratch, const DeviceBatch& b)
   if (b.capture_layer1) captured = scratch.alloc(DType::f32, {T, D_});
   for (size_t i = 0; i < layers_.size(); ++i) {
     const bool cap0 = i == 0 && b.capture_layer1, cap1 = i == 1 && b.capture_layer1;
-    run_layer(rec, b, layers_[i], w, cap1 ? captured : x, cap0 ? captured : x);
+    run_layer(rec, b, i, w, cap1 ? captured : x, cap0 ? captured : x);
   }
   if (b.capture_layer1) *b.capture_layer1 = captured;
   const Tensor& last = layers_.size() == 1 && b.capture_layer1 ? captured : x;

@@ -10,6 +10,7 @@
 
 #include "poolers/head.h"
 #include "poolers/pooling.h"
+#include "runtime/kv_cache.h"
 #include "runtime/memory.h"
 #include "runtime/recorder.h"
 
@@ -17,15 +18,16 @@ namespace vkcls {
 
 // One device batch: sequences packed back to back, no padding (all tensors i32).
 //   ids, positions, type_ids: [T]    cu_seqlens: [S + 1] (rows of sequence s: cu[s] .. cu[s+1])
-// Decoders with paged KV memory add, per sequence, the tokens already cached before this chunk
-// and the block table through which attention reads them (the paged-KV issue fills these).
+// Causal decoders with paged KV memory (kv set) add, per sequence, the tokens already in the
+// cache before this chunk and the block table through which attention reads them; every new
+// token's K and V go to its slot first (positions are the tokens' own, chunk or not).
 struct DeviceBatch {
   Tensor ids, positions, type_ids, cu_seqlens;
   int64_t tokens = 0, seqs = 0, max_seqlen = 0;
   Tensor context_lens;  // [S]: tokens of each sequence already in the KV cache (invalid: none)
   Tensor block_tables;  // [S, max_blocks] KV pages of each sequence (invalid: no paged KV)
   Tensor slot_mapping;  // [T]: the KV slot each new token is written to
-  int64_t max_context = 0;
+  const KvCache* kv = nullptr;
   Tensor* capture_layer1 = nullptr;  // tests: receives the hidden state after the first layer
   // host copies: cu_seqlens, and each sequence's whole length (a chunk may hold part of it);
   // dynamic NTK RoPE picks frequencies by length
@@ -40,6 +42,10 @@ struct RunnerInfo {
   int64_t type_vocab_size = 0;  // 0: token types are ignored
   int32_t position_offset = 0;  // position of token i is i + offset (RoBERTa: padding_idx + 1)
   bool causal = false;          // decoders: causal attention (chunked prefill, prefix cache)
+  int64_t kv_layers = 0, kv_row_width = 0;  // causal: layers, kv_heads * head_dim of the cache
+  // false when a token's keys depend on more than the tokens before it (dynamic NTK RoPE picks
+  // frequencies by the whole input's length): no page is shared between sequences then
+  bool prefix_cacheable = true;
   std::optional<int32_t> pad_token_id;         // LAST pooling skips trailing pad tokens
   SeqPooling seq_pooling = SeqPooling::cls;    // what the sequence head pools
   SeqPooling embed_pooling = SeqPooling::cls;  // the model's own embedding pooling

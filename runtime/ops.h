@@ -53,6 +53,35 @@ struct AttentionArgs {
 void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, const Tensor& v,
                const Tensor& cu_seqlens, const Tensor& out, const AttentionArgs& args);
 
+// Paged KV memory (runtime/kv_cache.h). kv_write: row t of k and v (element offset + t *
+// row_stride, row_width = kv_heads * head_dim values) into row slot_mapping[t] (i32 [T]) of
+// k_cache and v_cache (f32 [slots, row_width]); k and v may be one fused qkv tensor.
+struct KvWriteArgs {
+  uint32_t row_width = 0;
+  uint32_t k_offset = 0, v_offset = 0;  // elements
+  uint32_t row_stride = 0;              // 0: dense rows of row_width
+};
+void kv_write(Context& ctx, Recorder& rec, const Tensor& k, const Tensor& v,
+              const Tensor& slot_mapping, const Tensor& k_cache, const Tensor& v_cache,
+              const KvWriteArgs& args);
+
+// Causal attention of a packed chunk's queries over the KV cache: sequence s has
+// context_lens[s] (i32 [S]) tokens before its chunk rows cu_seqlens[s] .. cu_seqlens[s + 1];
+// its keys are read through block_tables (i32 [S, max_blocks]) from k_cache, v_cache (f32
+// [pages * page_size, num_kv_heads * head_dim]); out: [T, num_heads * head_dim].
+struct PagedAttentionArgs {
+  uint32_t num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  uint32_t q_offset = 0, q_row_stride = 0;  // 0: dense rows
+  uint32_t page_size = 0;
+  uint32_t window = 0;
+  float scale = 0;    // 0: 1/sqrt(head_dim)
+  float softcap = 0;  // > 0: scores = softcap * tanh(scores / softcap)
+  uint32_t max_chunk = 0;  // longest chunk in the batch (sizes the grid)
+};
+void paged_attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k_cache,
+                     const Tensor& v_cache, const Tensor& cu_seqlens, const Tensor& context_lens,
+                     const Tensor& block_tables, const Tensor& out, const PagedAttentionArgs& args);
+
 // Row softmax of (x * scale + bias) over the last axis; x, y: [rows, cols] f32 (y may alias x).
 void softmax(Context& ctx, Recorder& rec, const Tensor& x, const Tensor& y, float scale = 1.f,
              float bias = 0.f);

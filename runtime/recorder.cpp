@@ -159,6 +159,19 @@ void Recorder::hazard_barrier(const Binding* b, size_t n) {
   }
 }
 
+void Recorder::barrier_after_earlier_submissions() {
+  begin_if_needed();
+  if (!insert_barriers) return;
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  barriers_++;
+  written_.clear();
+  read_.clear();
+}
+
 void Recorder::dispatch_raw(const Pipeline& p, const Binding* b, size_t n, const void* push,
                             uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (n != p.num_bindings)

@@ -61,6 +61,9 @@ class Recorder {
   void dispatch_raw(const Pipeline& p, const Binding* bindings, size_t n, const void* push,
                     uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
   void fill_zero(const Tensor& t);  // vkCmdFillBuffer, tracked like a write
+  // A global barrier before what is recorded next: it orders this submission after the earlier
+  // ones on the queue (memory that outlives a batch, such as the KV cache, is shared by them).
+  void barrier_after_earlier_submissions();
 
   // Submits what was recorded, waits, and makes the recorder ready to record again.
   // A submission past the fence timeout throws VulkanError (timed_out()); its command buffer

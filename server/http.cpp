@@ -31,6 +31,33 @@ namespace vkcls::server {
 
 namespace {
 
+// Paged KV memory (causal decoders): pool size, pages in use, prefix-cache lookups and hits in
+// prompt tokens (vLLM's prefix_cache_queries / prefix_cache_hits).
+std::string kv_cache_metrics(const ModelInfo& m, const EngineStats& st) {
+  if (m.kv_pages == 0) return "";
+  std::string out;
+  auto gauge = [&out](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+  };
+  auto counter = [&out](const char* name, const char* help, auto value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+  };
+  gauge("vkcls_kv_cache_pages", "KV-cache pages in the pool.", m.kv_pages);
+  gauge("vkcls_kv_cache_page_tokens", "Tokens per KV-cache page.", m.kv_page_size);
+  gauge("vkcls_kv_cache_bytes", "Device memory of the KV-cache pool.", m.kv_cache_bytes);
+  gauge("vkcls_kv_cache_pages_in_use", "KV-cache pages held by admitted sequences.",
+        st.kv_pages_in_use);
+  gauge("vkcls_kv_cache_pages_cached", "KV-cache pages holding a cached prefix.",
+        st.kv_pages_cached);
+  gauge("vkcls_kv_cache_usage_perc", "Fraction of KV-cache pages in use.",
+        double(st.kv_pages_in_use) / double(m.kv_pages));
+  counter("vkcls_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
+          st.prefix_cache_query_tokens);
+  counter("vkcls_prefix_cache_hits_total", "Prompt tokens found in the prefix cache.",
+          st.prefix_cache_hit_tokens);
+  return out;
+}
+
 using Clock = std::chrono::steady_clock;
 
 std::string random_uuid() {
@@ -393,7 +420,8 @@ void HttpServer::Impl::setup() {
   });
   svr.Get("/metrics", [&c](const httplib::Request&, httplib::Response& res) {
     EngineStats st = c.engine.stats();
-    res.set_content(c.metrics.render(st.queued_requests, !st.device_lost),
+    res.set_content(c.metrics.render(st.queued_requests, !st.device_lost) +
+                        kv_cache_metrics(c.engine.info(), st),
                     "text/plain; version=0.0.4");
   });
 }

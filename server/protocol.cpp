@@ -199,13 +199,14 @@ Common get_common(const json& body) {
   if (auto pad = get_string(body, "padding"); pad && *pad != "max_length" && *pad != "do_not_pad")
     throw bad_request(fmt::format("padding: '{}' is not 'max_length' or 'do_not_pad'", *pad),
                       "padding");
-  // vLLM's limits (1 to 1024 characters); there is no prefix cache to salt yet
+  // vLLM's limits (1 to 1024 characters); requests share cached KV pages only with the same salt
   if (auto salt = get_string(body, "cache_salt")) {
     size_t chars = 0;
     for (unsigned char ch : *salt) chars += (ch & 0xC0) != 0x80;
     if (chars < 1 || chars > 1024)
       throw bad_request(fmt::format("cache_salt: {} characters; it must have 1 to 1024", chars),
                         "cache_salt");
+    p.cache_salt = *salt;
   }
   if (body.contains("normalize"))
     throw bad_request("Parameter `normalize` was removed; use `use_activation` instead.",

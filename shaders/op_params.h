@@ -49,6 +49,38 @@ VKCLS_STRUCT AttentionParams {
   float softcap;         // > 0: scores = softcap * tanh(scores / softcap) before the mask (Gemma 2)
 };
 
+// Paged KV memory (runtime/kv_cache.h). A cache tensor holds one layer's K (or V) for every
+// slot: slot s = page * page_size + i, its row at element s * row_width (row_width = kv_heads *
+// head_dim).
+// kv_write: row t of k (element k_offset + t * src_row_stride) -> k_cache row slot_mapping[t].
+VKCLS_STRUCT KvWriteParams {
+  uint tokens;
+  uint row_width;       // kv_heads * head_dim
+  uint k_offset;
+  uint v_offset;
+  uint src_row_stride;
+};
+
+// Causal attention of a chunk's queries over their sequence's cached keys: sequence s has
+// context_lens[s] tokens before the chunk, its chunk rows cu_seqlens[s] .. cu_seqlens[s + 1];
+// query r of the chunk sits at position context_lens[s] + r and sees keys 0 ..= that position
+// (within the window). Key j lives in slot block_tables[s * max_blocks + j / page_size] *
+// page_size + j % page_size.
+VKCLS_STRUCT PagedAttentionParams {
+  uint num_seqs;
+  uint num_heads;
+  uint num_kv_heads;
+  uint head_dim;
+  uint q_offset;
+  uint q_row_stride;
+  uint o_row_stride;
+  uint page_size;
+  uint max_blocks;       // columns of block_tables
+  uint window;           // 0: unlimited; else q - k < window
+  float scale;
+  float softcap;
+};
+
 // Row-wise softmax or elementwise sigmoid of (x * scale + bias).
 VKCLS_STRUCT SoftmaxParams {
   uint rows;

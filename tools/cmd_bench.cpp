@@ -44,6 +44,7 @@ struct Workload {
   Task task = Task::classify;
   int64_t length = 0;
   size_t batch = 0, requests = 0, concurrency = 0, warmup = 0;
+  int64_t shared_prefix = 0;  // the first ids of every input, the same everywhere (a query)
 };
 
 struct Row {
@@ -70,6 +71,11 @@ std::vector<std::vector<int32_t>> make_ids(const Workload& w, const std::vector<
   std::vector<std::vector<int32_t>> out(w.batch, std::vector<int32_t>(size_t(w.length)));
   for (auto& seq : out)
     for (int32_t& t : seq) t = pool[pick(rng)];
+  // --shared-prefix: one fixed run of ids leads every input (a reranker's query, a system prompt)
+  std::mt19937 fixed(7);
+  std::vector<int32_t> prefix(size_t(std::min(w.shared_prefix, w.length)));
+  for (int32_t& t : prefix) t = pool[pick(fixed)];
+  for (auto& seq : out) std::copy(prefix.begin(), prefix.end(), seq.begin());
   return out;
 }
 
@@ -223,6 +229,9 @@ int cmd_bench(int argc, char** argv) {
   args.option("requests", "10", "measured requests per length");
   args.option("concurrency", "1", "requests in flight at once");
   args.option("warmup", "1", "requests per length before measuring (pipelines, caches)");
+  args.option("shared-prefix", "0",
+              "the first N ids of every input are the same (a reranker's query: the prefix cache "
+              "of a causal decoder computes them once; compare with --no-prefix-cache)");
   add_device_options(args);
   add_model_options(args);
   args.flag("json", "print JSON instead of a table");
@@ -241,6 +250,7 @@ int cmd_bench(int argc, char** argv) {
   w.requests = positive("requests", 1);
   w.concurrency = std::min(positive("concurrency", 1), w.requests);
   w.warmup = positive("warmup", 0);
+  w.shared_prefix = int64_t(positive("shared-prefix", 0));
 
   json report;
   std::unique_ptr<Engine> engine;
@@ -321,7 +331,12 @@ int cmd_bench(int argc, char** argv) {
     EngineStats st = engine->stats();
     report["device_bytes"] = {{"weights", engine->info().weight_bytes},
                               {"activations_reserved", st.activation_reserved_bytes},
-                              {"activations_peak", st.activation_peak_bytes}};
+                              {"activations_peak", st.activation_peak_bytes},
+                              {"kv_cache", engine->info().kv_cache_bytes}};
+    if (engine->info().kv_pages > 0)
+      report["prefix_cache"] = {{"enabled", engine->info().prefix_cache},
+                                {"query_tokens", st.prefix_cache_query_tokens},
+                                {"hit_tokens", st.prefix_cache_hit_tokens}};
   }
 
   if (args.has("json")) {
@@ -352,6 +367,12 @@ int cmd_bench(int argc, char** argv) {
     std::printf(", device memory %.1f MiB weights + %.1f MiB activations",
                 double(report["device_bytes"]["weights"].get<uint64_t>()) / 1048576,
                 double(report["device_bytes"]["activations_reserved"].get<uint64_t>()) / 1048576);
+  if (report.contains("prefix_cache"))
+    std::printf(", KV cache %.1f MiB; prefix cache %s: %llu of %llu prompt tokens hit",
+                double(report["device_bytes"]["kv_cache"].get<uint64_t>()) / 1048576,
+                report["prefix_cache"]["enabled"].get<bool>() ? "on" : "off",
+                (unsigned long long)report["prefix_cache"]["hit_tokens"].get<uint64_t>(),
+                (unsigned long long)report["prefix_cache"]["query_tokens"].get<uint64_t>());
   std::printf("\n");
   return 0;
 }

@@ -48,7 +48,7 @@ int cmd_classify(int argc, char** argv) {
   InputReader reader(o, args.positionals(), false);
 
   RunSetup setup{fmt::format("{:<7} {:<20} {:<8} {}", "index", "label", "score", "text"),
-                 info.device};
+                 info.device, [&] { return engine->stats(); }};
   return run_batches(
       o, reader, setup, [&](const std::vector<const Record*>& records) -> PendingBatch {
         Request req;

@@ -41,7 +41,8 @@ int cmd_embed(int argc, char** argv) {
                     *o.request.dimensions, info.hidden_size));
   InputReader reader(o, args.positionals(), false);
 
-  RunSetup setup{fmt::format("{:<7} {:<6} {:<8} {}", "index", "dims", "norm", "text"), info.device};
+  RunSetup setup{fmt::format("{:<7} {:<6} {:<8} {}", "index", "dims", "norm", "text"), info.device,
+                 [&] { return engine->stats(); }};
   return run_batches(
       o, reader, setup, [&](const std::vector<const Record*>& records) -> PendingBatch {
         Request req;

@@ -35,7 +35,12 @@ nlohmann::json model_json(const ModelInfo& m) {
           {"dtype", m.dtype},
           {"device", m.device},
           {"max_batch_tokens", m.max_batch_tokens},
-          {"weight_bytes", m.weight_bytes}};
+          {"weight_bytes", m.weight_bytes},
+          {"kv_cache",
+           {{"pages", m.kv_pages},
+            {"page_tokens", m.kv_page_size},
+            {"bytes", m.kv_cache_bytes},
+            {"prefix_cache", m.prefix_cache}}}};
 }
 
 // Opens the model as every command would (same options) and says what will run.
@@ -65,6 +70,18 @@ int model_info(const Args& args, bool json) {
               (long long)m.max_batch_tokens);
   std::printf("weights      %s on %s, %.1f MiB of device memory\n", m.dtype.c_str(),
               m.device.c_str(), double(m.weight_bytes) / (1024.0 * 1024.0));
+  if (m.kv_pages > 0) {
+    const EngineStats st = engine->stats();
+    std::printf(
+        "kv cache     %lld pages of %lld tokens (%lld tokens), %.1f MiB; %lld pages in use; "
+        "prefix cache %s, %llu of %llu prompt tokens hit\n",
+        (long long)m.kv_pages, (long long)m.kv_page_size, (long long)(m.kv_pages * m.kv_page_size),
+        double(m.kv_cache_bytes) / 1048576.0, (long long)st.kv_pages_in_use,
+        m.prefix_cache ? "on" : "off", (unsigned long long)st.prefix_cache_hit_tokens,
+        (unsigned long long)st.prefix_cache_query_tokens);
+  } else {
+    std::printf("kv cache     none (bidirectional attention: no paged KV memory)\n");
+  }
   return 0;
 }
 

@@ -62,7 +62,8 @@ int cmd_score(int argc, char** argv) {
     reader = std::make_unique<InputReader>(o, pos, true);
   }
 
-  RunSetup setup{fmt::format("{:<7} {:<6} {:<8} {}", "index", "doc", "score", "text"), info.device};
+  RunSetup setup{fmt::format("{:<7} {:<6} {:<8} {}", "index", "doc", "score", "text"), info.device,
+                 [&] { return engine->stats(); }};
   return run_batches(
       o, *reader, setup, [&](const std::vector<const Record*>& records) -> PendingBatch {
         std::vector<Outcome> out(records.size());

@@ -109,7 +109,7 @@ int cmd_token_classify(int argc, char** argv) {
   InputReader reader(o, args.positionals(), false);
   RunSetup setup{
       fmt::format("{:<7} {:<12} {:<8} {:<11} {}", "index", "entity", "score", "start-end", "word"),
-      info.device};
+      info.device, [&] { return engine->stats(); }};
   const bool per_token = agg == Aggregation::none;
   return run_batches(
       o, reader, setup, [&](const std::vector<const Record*>& records) -> PendingBatch {

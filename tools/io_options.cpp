@@ -84,6 +84,11 @@ void add_model_options(Args& args) {
               "(e.g. '{\"architectures\": [\"Qwen3ForSequenceClassification\"]}')");
   args.option("max-input-bytes", std::to_string(EngineOptions{}.max_input_bytes),
               "a longer text is that input's error, found before tokenizing it (0: no limit)");
+  args.option("kv-cache-memory", "0",
+              "causal decoders: bytes of the paged KV cache, e.g. 2G, 512M (0: a quarter of the "
+              "device memory past the weights, at most four full batches' worth)");
+  args.flag("no-prefix-cache",
+            "causal decoders: compute every prompt in full (no pages shared between requests)");
 }
 
 void add_chat_options(Args& args, bool kwargs) {
@@ -154,6 +159,23 @@ void read_score_template_options(const Args& args, EngineOptions& e, RequestPara
   if (args.has("instruction")) p.instruction = args.get("instruction");
 }
 
+// "4096", "512K", "64M", "2G" (binary units) -> bytes
+uint64_t parse_bytes(const std::string& option, const std::string& v) {
+  size_t used = 0;
+  unsigned long long n = 0;
+  try {
+    n = std::stoull(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  const std::string unit = used ? v.substr(used) : "";
+  const int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (!used || v[0] == '-' || shift < 0 || n > (~0ull >> shift))
+    throw std::invalid_argument(
+        fmt::format("--{}: '{}' is not a byte count (digits, optionally K, M or G)", option, v));
+  return uint64_t(n) << shift;
+}
+
 void read_model_options(const Args& args, EngineOptions& e) {
   if (!args.get("pooler-config").empty()) {
     try {
@@ -169,6 +191,8 @@ void read_model_options(const Args& args, EngineOptions& e) {
   if (max_input < 0)
     throw std::invalid_argument(fmt::format("--max-input-bytes must be >= 0, got {}", max_input));
   e.max_input_bytes = size_t(max_input);
+  e.kv_cache_memory = parse_bytes("kv-cache-memory", args.get("kv-cache-memory"));
+  e.prefix_cache = !args.has("no-prefix-cache");
 }
 
 namespace {

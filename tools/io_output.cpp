@@ -238,6 +238,15 @@ int run_batches(const CommonOptions& o, InputReader& reader, const RunSetup& set
                  o.command.c_str(), inputs, failed, static_cast<long long>(tokens), s,
                  s > 0 ? double(inputs) / s : 0.0, s > 0 ? double(tokens) / s : 0.0,
                  setup.device.c_str(), g_interrupted ? " (interrupted)" : "");
+  if (!o.quiet && setup.stats) {
+    EngineStats st = setup.stats();
+    if (st.prefix_cache_hit_tokens > 0)
+      std::fprintf(stderr, "vkcls %s: prefix cache: %llu of %llu prompt tokens cached (%.1f%%)\n",
+                   o.command.c_str(), (unsigned long long)st.prefix_cache_hit_tokens,
+                   (unsigned long long)st.prefix_cache_query_tokens,
+                   100.0 * double(st.prefix_cache_hit_tokens) /
+                       double(std::max<uint64_t>(1, st.prefix_cache_query_tokens)));
+  }
   if (g_interrupted) return 130;
   return failed ? 1 : 0;
 }

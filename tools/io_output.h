@@ -19,6 +19,7 @@
 
 #include "tools/io_input.h"
 #include "tools/io_options.h"
+#include "vkcls/engine.h"
 
 namespace vkcls::cli {
 
@@ -36,8 +37,9 @@ using PendingBatch = std::function<std::vector<Outcome>()>;
 using BatchRunner = std::function<PendingBatch(const std::vector<const Record*>& records)>;
 
 struct RunSetup {
-  std::string table_header;  // --format table: the column header line
-  std::string device;        // for the summary
+  std::string table_header;                      // --format table: the column header line
+  std::string device;                            // for the summary
+  std::function<EngineStats()> stats = nullptr;  // the summary adds the prefix-cache hit rate
 };
 
 // --shard with --output: true when the shard's file is there already (and no --overwrite), after

@@ -57,6 +57,11 @@ struct EngineOptions {
   // Chat inputs: this template's source instead of the model folder's (vLLM's --chat-template;
   // the CLI reads it from a file). A syntax error fails open() with its line and column.
   std::optional<std::string> chat_template;
+  // Paged KV memory of causal decoders (chunked prefill, prefix cache): bytes of the page pool
+  // (vLLM's --kv-cache-memory); 0: a quarter of the device's memory past the weights, at most
+  // what four full batches or four longest inputs need. Encoders have none.
+  uint64_t kv_cache_memory = 0;
+  bool prefix_cache = true;  // vLLM's --no-enable-prefix-caching turns it off
 };
 
 struct ModelInfo {
@@ -76,6 +81,10 @@ struct ModelInfo {
   bool matryoshka = true;  // embed accepts `dimensions`
   int64_t max_batch_tokens = 0;
   uint64_t weight_bytes = 0;  // device memory held by the weights
+  // paged KV memory (causal decoders; 0 pages: none): pages of kv_page_size tokens, their bytes
+  int64_t kv_pages = 0, kv_page_size = 0;
+  uint64_t kv_cache_bytes = 0;
+  bool prefix_cache = false;
 };
 
 // A request for submit(): one task over a batch of inputs.
@@ -129,6 +138,10 @@ struct EngineStats {
   // device memory: the largest activation footprint of one batch so far, and what the
   // activation arenas hold reserved (all slots); weights are ModelInfo::weight_bytes
   uint64_t activation_peak_bytes = 0, activation_reserved_bytes = 0;
+  // paged KV memory: pages held by admitted sequences and pages holding a cached prefix (of
+  // ModelInfo::kv_pages); prefix-cache lookups in prompt tokens, and the tokens found cached
+  int64_t kv_pages_in_use = 0, kv_pages_cached = 0;
+  uint64_t prefix_cache_query_tokens = 0, prefix_cache_hit_tokens = 0;
 };
 
 class Engine {

@@ -125,6 +125,9 @@ struct RequestParams {
   // template reads it). Either one without a score template is Error(invalid_input).
   std::string chat_template_kwargs_json;
   std::optional<std::string> instruction;
+  // Prefix cache: only requests with the same salt share cached KV pages (vLLM's cache_salt,
+  // 1 to 1024 characters; "" = no salt).
+  std::string cache_salt;
 };
 
 struct LabelScore {

@@ -142,6 +142,10 @@ typedef struct vkcls_options {
    * INVALID_ARGUMENT); default 1 MiB; 0: no limit. A struct_size that ends before this field
    * gets the default. */
   size_t max_input_bytes;
+  /* Causal decoders: bytes of the paged KV cache (0: the default, a quarter of the device memory
+   * past the weights), and 1 to turn the prefix cache off. */
+  uint64_t kv_cache_memory;
+  int no_prefix_cache;
 } vkcls_options;
 
 /* Defaults, struct_size set. Thread safe. */

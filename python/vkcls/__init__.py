@@ -237,13 +237,16 @@ class Engine:
         hf_overrides: vLLM's --hf-overrides, a dict merged into config.json.
         validation: the Khronos validation layer (debugging).
         max_input_bytes: bytes of any one text, checked before tokenizing; 0: no limit.
+        kv_cache_memory: causal decoders: bytes of the paged KV cache (0: the default).
+        prefix_cache: causal decoders: share cached prompt prefixes between requests.
     """
 
     def __init__(self, model_dir: str, *, device: int = -1, dtype: str = "auto",
                  max_batch_tokens: int = 0, pooler_config: Optional[dict] = None,
                  hf_overrides: Optional[dict] = None, max_queued_requests: int = 0,
                  revision: Optional[str] = None, validation: bool = False,
-                 max_input_bytes: int = 1 << 20) -> None:
+                 max_input_bytes: int = 1 << 20, kv_cache_memory: int = 0,
+                 prefix_cache: bool = True) -> None:
         o = _capi.Options()
         _lib.vkcls_options_init(ctypes.byref(o))
         o.model_dir = str(model_dir).encode()
@@ -253,6 +256,8 @@ class Engine:
         o.max_queued_requests = max_queued_requests
         o.validation = int(validation)
         o.max_input_bytes = max_input_bytes
+        o.kv_cache_memory = kv_cache_memory
+        o.no_prefix_cache = int(not prefix_cache)
         if revision:
             o.revision = revision.encode()
         if pooler_config is not None:

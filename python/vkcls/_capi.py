@@ -27,6 +27,7 @@ class Options(ctypes.Structure):
         ("max_batch_tokens", c_int64), ("pooler_config_json", c_char_p),
         ("hf_overrides_json", c_char_p), ("max_queued_requests", c_size_t),
         ("validation", c_int), ("max_input_bytes", c_size_t),
+        ("kv_cache_memory", c_uint64), ("no_prefix_cache", c_int),
     ]
 
 

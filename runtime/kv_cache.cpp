@@ -1,0 +1,39 @@
+#include "runtime/kv_cache.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "runtime/context.h"
+
+namespace vkcls {
+
+int64_t KvCache::pages_for_budget(Context& ctx, uint64_t budget_bytes, int64_t layers,
+                                  int64_t row_width, int64_t page_size) {
+  const uint64_t page_bytes = uint64_t(page_size) * bytes_per_token(layers, row_width);
+  if (page_bytes == 0) return 0;
+  int64_t pages = int64_t(budget_bytes / page_bytes);
+  // one layer's K: pages * page_size rows of row_width f32 in one binding (and 32-bit indices)
+  const uint64_t limit = std::min<uint64_t>(ctx.info().max_storage_buffer_range, UINT32_MAX);
+  const uint64_t per_layer_page = uint64_t(page_size * row_width) * 4;
+  return std::min<int64_t>(pages, int64_t(limit / per_layer_page));
+}
+
+KvCache::KvCache(Context& ctx, int64_t layers, int64_t row_width, int64_t page_size,
+                 int64_t num_pages)
+    : page_size_(page_size), num_pages_(num_pages), row_width_(row_width) {
+  if (layers <= 0 || row_width <= 0 || num_pages <= 0 || page_size <= 0 ||
+      (page_size & (page_size - 1)) != 0)
+    throw std::invalid_argument(fmt::format(
+        "KvCache: {} layers, row width {}, {} pages of {} (a power of two) must all be positive",
+        layers, row_width, num_pages, page_size));
+  const int64_t slots = num_pages * page_size;
+  arena_ = std::make_unique<Arena>(ctx, "kv cache", uint64_t(slots * row_width) * 4);
+  for (int64_t l = 0; l < layers; ++l) {
+    k_.push_back(arena_->alloc(DType::f32, {slots, row_width}));
+    v_.push_back(arena_->alloc(DType::f32, {slots, row_width}));
+  }
+}
+
+}  // namespace vkcls
