@@ -71,8 +71,9 @@ std::vector<std::vector<int32_t>> make_ids(const Workload& w, const std::vector<
   std::vector<std::vector<int32_t>> out(w.batch, std::vector<int32_t>(size_t(w.length)));
   for (auto& seq : out)
     for (int32_t& t : seq) t = pool[pick(rng)];
-  // --shared-prefix: one fixed run of ids leads every input (a reranker's query, a system prompt)
-  std::mt19937 fixed(7);
+  // --shared-prefix: one run of ids leads every input of the request (a reranker's query against
+  // its documents); each request has its own
+  std::mt19937 fixed(uint32_t(7 + request));
   std::vector<int32_t> prefix(size_t(std::min(w.shared_prefix, w.length)));
   for (int32_t& t : prefix) t = pool[pick(fixed)];
   for (auto& seq : out) std::copy(prefix.begin(), prefix.end(), seq.begin());
@@ -230,8 +231,9 @@ int cmd_bench(int argc, char** argv) {
   args.option("concurrency", "1", "requests in flight at once");
   args.option("warmup", "1", "requests per length before measuring (pipelines, caches)");
   args.option("shared-prefix", "0",
-              "the first N ids of every input are the same (a reranker's query: the prefix cache "
-              "of a causal decoder computes them once; compare with --no-prefix-cache)");
+              "the first N ids of every input of a request are the same (a reranker's query "
+              "against --batch documents: the prefix cache of a causal decoder computes them "
+              "once; compare with --no-prefix-cache)");
   add_device_options(args);
   add_model_options(args);
   args.flag("json", "print JSON instead of a table");

@@ -101,6 +101,35 @@ class DecoderTest(unittest.TestCase):
             for a, b in zip(g["probs"], safetensors_f32(tensors, "probs.%d" % w["index"]), strict=True):
                 self.assertAlmostEqual(a, b, delta=1e-4)
 
+    def test_kv_cache_options_info_and_summary(self):
+        model = self.folder("qwen2-seqcls")
+        _, out, _ = run(["info", "--json", "--model", model, "--kv-cache-memory", "1M"], check_rc=0)
+        kv = json.loads(out)["kv_cache"]
+        self.assertEqual(kv["page_tokens"], 16)
+        self.assertGreater(kv["pages"], 0)
+        self.assertLessEqual(kv["bytes"], 1 << 20)
+        self.assertTrue(kv["prefix_cache"])
+        _, out, _ = run(["info", "--model", model, "--no-prefix-cache"], check_rc=0)
+        self.assertRegex(out, r"kv cache +\d+ pages of 16 tokens .*prefix cache off")
+        for bad in ("12Q", "-1", "lots"):
+            rc, _, err = run(["classify", "--model", model, "--kv-cache-memory", bad, "x"])
+            self.assertEqual(rc, 2, bad)
+            self.assertIn("--kv-cache-memory: '%s' is not a byte count" % bad, err)
+        rc, _, err = run(["classify", "--model", model, "--kv-cache-memory", "100", "x"])
+        self.assertEqual(rc, 2)
+        self.assertIn("kv_cache_memory: 100 bytes hold no KV page", err)
+        # the same long prompt twice: the second finds the first's pages; the summary says so
+        text = " ".join("word%d" % i for i in range(80))
+        stdin = json.dumps({"text": text}) + "\n" + json.dumps({"text": text}) + "\n"
+        _, out, err = run(["classify", "--model", model, "--dtype", "f32", "--max-batch-tokens", "16"],
+                          stdin=stdin, check_rc=0)
+        a, b = jsonl(out)
+        for x, y in zip(a["probs"], b["probs"], strict=True):
+            self.assertAlmostEqual(x, y, delta=1e-6)
+        self.assertRegex(err, r"prefix cache: [1-9]\d* of \d+ prompt tokens cached")
+        _, _, err = run(["classify", "--model", model, "--no-prefix-cache"], stdin=stdin, check_rc=0)
+        self.assertNotIn("prefix cache", err)
+
     def test_info_says_what_runs(self):
         _, out, _ = run(["info", "--json", "--model", self.folder("qwen2-seqcls")], check_rc=0)
         info = json.loads(out)

@@ -138,7 +138,7 @@ TEST(BlockManager, SaltsNeverSharePagesAndTheSameSaltDoes) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->cached_tokens, 0);
   bm.computed({1, 0}, 9);
-  auto b = bm.admit({2, 0}, ids, "bob", true, 100);
+  auto b = bm.admit({2, 0}, ids, "carol", true, 100);  // as long as "alice"
   ASSERT_TRUE(b);
   EXPECT_EQ(b->cached_tokens, 0);
   for (int32_t p : *b->pages)

@@ -617,6 +617,26 @@ def test_decoders(srvs):
         for d, w in zip(body["data"], inputs):
             check(d["label"] == w["label"] and d["num_classes"] == 2 and len(d["probs"]) == 2,
                   f"decoder /classify: label {d.get('label')} for {w['text'][:30]!r}, want {w['label']}")
+    # the prefix cache, salted per request: /metrics counts lookups and hits in prompt tokens
+    def hits():
+        _, metrics, _ = srv.get("/metrics")
+        m = re.search(r"^vkcls_prefix_cache_hits_total (\d+)$", metrics, re.M)
+        check(m and "vkcls_kv_cache_pages " in metrics and "vkcls_kv_cache_pages_in_use 0" in metrics,
+              "/metrics has the KV cache (pool, pages in use 0 when idle, hits)")
+        return int(m.group(1)) if m else -1
+    long_text = " ".join("token%d" % i for i in range(60))
+    results = {}
+    for salt in ["alice", "bob", "alice"]:
+        before = hits()
+        status, body, _ = srv.post("/classify", {"model": "qwen2", "input": long_text, "cache_salt": salt})
+        check(status == 200, f"/classify with cache_salt {salt}: {status} {body}")
+        if status == 200:
+            results.setdefault(salt, []).append(body["data"][0]["probs"])
+        results.setdefault(salt + " hits", []).append(hits() - before)
+    check(results["alice hits"] == [0, results["alice hits"][1]] and results["alice hits"][1] > 0,
+          f"the same salt finds its own pages the second time: {results['alice hits']}")
+    check(results["bob hits"] == [0], f"another salt finds none: {results['bob hits']}")
+    check(all(close(a, b, 1e-6) for a, b in zip(*results["alice"])), "a cached prefix changes no score")
     ref = json.load(open(os.path.join(rr.model, "reference.json")))
     pairs = [i for i in ref["inputs"] if i["text"] and i["text_pair"] and i["num_tokens"] <= 64][:3]
     check(len(pairs) >= 2, "the reranker fixture has short pairs")
