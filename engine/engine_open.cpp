@@ -37,8 +37,10 @@ constexpr int64_t kKvPageSize = 16;  // tokens per KV page (vLLM's default block
 // The paged KV cache of a causal decoder: the budget given, or a quarter of the device memory
 // past the weights, at most what four full batches (or four longest inputs) need.
 std::unique_ptr<KvCache> make_kv_cache(Context& ctx, const RunnerInfo& ri, uint64_t budget,
-                                       int64_t batch_tokens, int64_t max_len) {
-  const uint64_t per_token = KvCache::bytes_per_token(ri.kv_layers, ri.kv_row_width);
+                                       int64_t batch_tokens, int64_t max_len, DType weights) {
+  // fp16 pages beside fp16 weights (attention accumulates in fp32 either way)
+  const DType dt = weights == DType::f16 && ri.kv_row_width % 2 == 0 ? DType::f16 : DType::f32;
+  const uint64_t per_token = KvCache::bytes_per_token(ri.kv_layers, ri.kv_row_width, dt);
   if (budget == 0) {
     uint64_t have = ctx.info().device_local_bytes;
     if (long fake = env_int("VKCLS_DEVICE_MEMORY_BYTES", 0); fake > 0) have = uint64_t(fake);
@@ -47,7 +49,7 @@ std::unique_ptr<KvCache> make_kv_cache(Context& ctx, const RunnerInfo& ri, uint6
     budget = have ? std::min(spare, want) : want;
   }
   const int64_t pages =
-      KvCache::pages_for_budget(ctx, budget, ri.kv_layers, ri.kv_row_width, kKvPageSize);
+      KvCache::pages_for_budget(ctx, budget, ri.kv_layers, ri.kv_row_width, kKvPageSize, dt);
   if (pages <= 0)
     throw Error(ErrorKind::invalid_input,
                 fmt::format("kv_cache_memory: {} bytes hold no KV page; one page of {} tokens "
@@ -55,7 +57,7 @@ std::unique_ptr<KvCache> make_kv_cache(Context& ctx, const RunnerInfo& ri, uint6
                             budget, kKvPageSize, per_token * kKvPageSize),
                 "kv_cache_memory");
   try {
-    return std::make_unique<KvCache>(ctx, ri.kv_layers, ri.kv_row_width, kKvPageSize, pages);
+    return std::make_unique<KvCache>(ctx, ri.kv_layers, ri.kv_row_width, kKvPageSize, pages, dt);
   } catch (const VulkanError& e) {
     throw Error(ErrorKind::out_of_memory,
                 fmt::format("device: the KV cache of {} pages ({:.1f} MiB): {}", pages,
@@ -276,13 +278,14 @@ std::unique_ptr<Engine> open_engine(EngineOptions o) {
   parts.pad_token_id = ri.pad_token_id;
   parts.causal = paged;
   if (paged) {
-    dev->kv = make_kv_cache(ctx, ri, o.kv_cache_memory, parts.max_batch_tokens, max_len);
+    dev->kv = make_kv_cache(ctx, ri, o.kv_cache_memory, parts.max_batch_tokens, max_len, dt);
     const bool prefix_cache = o.prefix_cache && ri.prefix_cacheable;
     parts.blocks =
         std::make_unique<BlockManager>(dev->kv->num_pages(), dev->kv->page_size(), prefix_cache);
     info.kv_pages = dev->kv->num_pages();
     info.kv_page_size = dev->kv->page_size();
     info.kv_cache_bytes = dev->kv->bytes();
+    info.kv_dtype = dtype_name(dev->kv->dtype());
     info.prefix_cache = prefix_cache;
   }
   parts.max_queued_requests = o.max_queued_requests;

@@ -4,7 +4,7 @@
 // so one kernel serves a one-shot pass (context_lens 0) and every chunk of a chunked prefill.
 // One workgroup = BR query rows of one head of one sequence; keys stream through shared memory
 // BC at a time with an online softmax (as attention.comp).
-// Grid: x = query block, y = head, z = sequence.
+// Grid: x = query block, y = head, z = sequence. KV_F16: the caches hold fp16 (see kv_write.comp).
 //   q row r of sequence s, head h: q[q_offset + (cu_seqlens[s] + r) * q_row_stride + h * D + d]
 //   its position: context_lens[s] + r; key j (0 <= j <= position, position - j < window) at slot
 //   block_tables[s * max_blocks + j / page_size] * page_size + j % page_size,
@@ -22,8 +22,17 @@ const uint THREADS = 128, OCOLS = THREADS / BR;
 layout(local_size_x = THREADS) in;
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
+#ifdef KV_F16  // fp16 pairs packed in uints (kv_write.comp)
+layout(std430, binding = 1) readonly buffer KC { uint k_cache[]; };
+layout(std430, binding = 2) readonly buffer VC { uint v_cache[]; };
+float k_at(uint i) { return unpackHalf2x16(k_cache[i / 2])[i % 2]; }
+float v_at(uint i) { return unpackHalf2x16(v_cache[i / 2])[i % 2]; }
+#else
 layout(std430, binding = 1) readonly buffer KC { float k_cache[]; };
 layout(std430, binding = 2) readonly buffer VC { float v_cache[]; };
+float k_at(uint i) { return k_cache[i]; }
+float v_at(uint i) { return v_cache[i]; }
+#endif
 layout(std430, binding = 3) readonly buffer Cu { int cu_seqlens[]; };
 layout(std430, binding = 4) readonly buffer Ctx { int context_lens[]; };
 layout(std430, binding = 5) readonly buffer Tables { int block_tables[]; };
@@ -73,8 +82,8 @@ void main() {
                            kj % p.page_size
                      : 0;
       uint at = slot * W + kvh * D + d;
-      ks[j][d] = ok ? k_cache[at] : 0.0;
-      vs[j][d] = ok ? v_cache[at] : 0.0;
+      ks[j][d] = ok ? k_at(at) : 0.0;
+      vs[j][d] = ok ? v_at(at) : 0.0;
     }
     barrier();
     for (uint e = t; e < BR * BC; e += THREADS) {

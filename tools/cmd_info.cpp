@@ -40,6 +40,7 @@ nlohmann::json model_json(const ModelInfo& m) {
            {{"pages", m.kv_pages},
             {"page_tokens", m.kv_page_size},
             {"bytes", m.kv_cache_bytes},
+            {"dtype", m.kv_dtype},
             {"prefix_cache", m.prefix_cache}}}};
 }
 
@@ -73,10 +74,10 @@ int model_info(const Args& args, bool json) {
   if (m.kv_pages > 0) {
     const EngineStats st = engine->stats();
     std::printf(
-        "kv cache     %lld pages of %lld tokens (%lld tokens), %.1f MiB; %lld pages in use; "
+        "kv cache     %lld pages of %lld tokens (%lld tokens), %s, %.1f MiB; %lld pages in use; "
         "prefix cache %s, %llu of %llu prompt tokens hit\n",
         (long long)m.kv_pages, (long long)m.kv_page_size, (long long)(m.kv_pages * m.kv_page_size),
-        double(m.kv_cache_bytes) / 1048576.0, (long long)st.kv_pages_in_use,
+        m.kv_dtype.c_str(), double(m.kv_cache_bytes) / 1048576.0, (long long)st.kv_pages_in_use,
         m.prefix_cache ? "on" : "off", (unsigned long long)st.prefix_cache_hit_tokens,
         (unsigned long long)st.prefix_cache_query_tokens);
   } else {

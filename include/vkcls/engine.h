@@ -84,6 +84,7 @@ struct ModelInfo {
   // paged KV memory (causal decoders; 0 pages: none): pages of kv_page_size tokens, their bytes
   int64_t kv_pages = 0, kv_page_size = 0;
   uint64_t kv_cache_bytes = 0;
+  std::string kv_dtype;  // "f32" | "f16" (beside f16 weights)
   bool prefix_cache = false;
 };
 

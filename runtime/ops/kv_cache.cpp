@@ -16,13 +16,14 @@ void kv_write(Context& ctx, Recorder& rec, const Tensor& k, const Tensor& v,
               const Tensor& slot_mapping, const Tensor& k_cache, const Tensor& v_cache,
               const KvWriteArgs& a) {
   const char* op = "kv_write";
-  for (auto [name, t] :
-       {std::pair{"k", &k}, {"v", &v}, {"k_cache", &k_cache}, {"v_cache", &v_cache}})
-    expect_dtype(op, name, *t, DType::f32);
+  for (auto [name, t] : {std::pair{"k", &k}, {"v", &v}}) expect_dtype(op, name, *t, DType::f32);
+  const bool f16 = k_cache.dtype == DType::f16;  // an fp16 cache: values packed in pairs
+  for (auto [name, t] : {std::pair{"k_cache", &k_cache}, {"v_cache", &v_cache}})
+    expect_dtype(op, name, *t, f16 ? DType::f16 : DType::f32);
   expect_dtype(op, "slot_mapping", slot_mapping, DType::i32);
   expect_rank(op, "slot_mapping", slot_mapping, 1);
   const uint32_t W = a.row_width, stride = a.row_stride ? a.row_stride : W;
-  if (W == 0) fail(op, "row_width must be set");
+  if (W == 0 || (f16 && W % 2)) fail(op, "row_width must be set (and even for an f16 cache)");
   if (k_cache.shape.size() != 2 || k_cache.dim(1) != W || v_cache.shape != k_cache.shape)
     fail(op, fmt::format("k_cache {} and v_cache {} must both be [slots, {}]", k_cache.describe(),
                          v_cache.describe(), W));
@@ -39,8 +40,8 @@ void kv_write(Context& ctx, Recorder& rec, const Tensor& k, const Tensor& v,
   p.k_offset = a.k_offset;
   p.v_offset = a.v_offset;
   p.src_row_stride = stride;
-  const Pipeline& pl = ctx.pipelines().get({"kv_write", 5, sizeof(p), {}});
-  Grid g = grid_for(ctx, div_up(uint64_t(T) * W, 256));
+  const Pipeline& pl = ctx.pipelines().get({f16 ? "kv_write_f16" : "kv_write", 5, sizeof(p), {}});
+  Grid g = grid_for(ctx, div_up(uint64_t(T) * W / (f16 ? 2 : 1), 256));
   rec.dispatch(pl, {in(k), in(v), in(slot_mapping), inout(k_cache), inout(v_cache)}, p, g.x, g.y);
 }
 
@@ -53,8 +54,9 @@ static bool use_cpu_kernel(Context& ctx, const params::PagedAttentionParams& p, 
   if (f == "tiled") return false;
   if (f != "cpu" && ctx.info().type != VK_PHYSICAL_DEVICE_TYPE_CPU) return false;
   const DeviceInfo& d = ctx.info();
-  bool ok = d.texel_buffer_f32x4 && d.subgroup_ballot && d.subgroup_size >= 8 &&
-            p.head_dim % 4 == 0 && p.q_offset % 4 == 0 && p.q_row_stride % 4 == 0;
+  bool ok = d.texel_buffer_f32x4 && (k.dtype == DType::f32 || d.texel_buffer_f16x4) &&
+            d.subgroup_ballot && d.subgroup_size >= 8 && p.head_dim % 4 == 0 &&
+            p.q_offset % 4 == 0 && p.q_row_stride % 4 == 0;
   for (const Tensor* t : {&q, &k, &v})
     ok = ok && t->offset % 16 == 0 && t->bytes % 16 == 0 &&
          uint64_t(t->numel() / 4) <= d.max_texel_buffer_elements;
@@ -76,9 +78,10 @@ void paged_attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor&
     fail(op, fmt::format("num_heads {} is not a multiple of num_kv_heads {}", H, Hkv));
   if (!(a.softcap >= 0 && std::isfinite(a.softcap)))
     fail(op, fmt::format("softcap {} must be finite and >= 0", a.softcap));
-  for (auto [name, t] :
-       {std::pair{"q", &q}, {"k_cache", &k_cache}, {"v_cache", &v_cache}, {"out", &o}})
-    expect_dtype(op, name, *t, DType::f32);
+  for (auto [name, t] : {std::pair{"q", &q}, {"out", &o}}) expect_dtype(op, name, *t, DType::f32);
+  const bool f16 = k_cache.dtype == DType::f16;  // an fp16 cache (kv_write packs it)
+  for (auto [name, t] : {std::pair{"k_cache", &k_cache}, {"v_cache", &v_cache}})
+    expect_dtype(op, name, *t, f16 ? DType::f16 : DType::f32);
   for (auto [name, t] : {std::pair{"cu_seqlens", &cu_seqlens},
                          {"context_lens", &context_lens},
                          {"block_tables", &block_tables}})
@@ -120,8 +123,9 @@ void paged_attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor&
   }
   const bool wide = D > 128;
   const uint32_t BR = wide ? 8 : 16;
-  const Pipeline& pl =
-      ctx.pipelines().get({wide ? "paged_attention_d256" : "paged_attention", 7, sizeof(p), {}});
+  const std::string name =
+      std::string(wide ? "paged_attention_d256" : "paged_attention") + (f16 ? "_f16" : "");
+  const Pipeline& pl = ctx.pipelines().get({name, 7, sizeof(p), {}});
   rec.dispatch(
       pl,
       {in(q), in(k_cache), in(v_cache), in(cu_seqlens), in(context_lens), in(block_tables), out(o)},

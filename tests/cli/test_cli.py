@@ -129,6 +129,13 @@ class DecoderTest(unittest.TestCase):
         self.assertRegex(err, r"prefix cache: [1-9]\d* of \d+ prompt tokens cached")
         _, _, err = run(["classify", "--model", model, "--no-prefix-cache"], stdin=stdin, check_rc=0)
         self.assertNotIn("prefix cache", err)
+        # a cache of two pages: a longer line is that line's error, naming tokens and pages
+        per_page = kv["bytes"] // kv["pages"]
+        stdin = json.dumps({"text": "short"}) + "\n" + json.dumps({"text": text}) + "\n"
+        rc, out, err = run(["classify", "--model", model, "--kv-cache-memory", str(2 * per_page)], stdin=stdin)
+        self.assertEqual(rc, 1, err)
+        self.assertEqual([r["index"] for r in jsonl(out)], [0])
+        self.assertRegex(err, r"line 2: .*\d+ tokens need \d+ KV-cache pages of 16 tokens; the cache holds 2")
 
     def test_info_says_what_runs(self):
         _, out, _ = run(["info", "--json", "--model", self.folder("qwen2-seqcls")], check_rc=0)

@@ -100,6 +100,27 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+// fp16 weights and an fp16 KV cache: chunks equal one pass as closely, and both stay near fp32.
+TEST(ChunkedPrefillF16, EqualsOnePassAndStaysNearF32) {
+  EngineOptions o;
+  o.prefix_cache = false;
+  std::vector<Engine::IdsInput> in = {{random_ids(300, 3), {}}, {random_ids(40, 4), {}}};
+  auto f32 = open("qwen3-seqcls", 4096, o)->forward_ids(in, "classify");
+  o.dtype = "f16";
+  auto f16 = [&](int64_t batch) {
+    o.model_dir = (kDecoders / "qwen3-seqcls").string();
+    o.max_batch_tokens = batch;
+    return Engine::open(o);
+  };
+  auto one = f16(4096);
+  ASSERT_EQ(one->info().dtype, "f16");
+  auto want = one->forward_ids(in, "classify");
+  auto [worst, scale] = diff(f16(16)->forward_ids(in, "classify"), want);
+  EXPECT_LE(worst, 1e-5 * std::max(1.0, scale));
+  auto [drift, s32] = diff(want, f32);
+  EXPECT_LE(drift, 2e-2 * std::max(1.0, s32)) << "fp16 against fp32";
+}
+
 // 8k tokens through chunks of 512 and 2048 (RoPE past the fixture's 1024 positions via
 // --hf-overrides) against one pass.
 TEST(ChunkedPrefillLong, EightThousandTokens) {

@@ -19,7 +19,12 @@ struct PagedCase {
   float softcap = 0;
   float scale = 0;
   bool fused_q = false;  // q as the first columns of a [T, (H + 2 Hkv) * D] qkv tensor
+  bool f16 = false;      // an fp16 cache (the reference reads the same rounded values)
 };
+
+float round_half(float x) {
+  return half_to_float(float_to_half(x));
+}
 
 struct PagedData {
   int64_t pages = 0, max_blocks = 0, T = 0;
@@ -61,6 +66,13 @@ PagedData make_data(const PagedCase& c, uint32_t seed) {
   }
   const uint32_t q_row = c.fused_q ? (c.heads + 2 * c.kv_heads) * c.head_dim : c.heads * c.head_dim;
   d.q = random_vector(size_t(d.T) * q_row, seed + 99);
+  if (c.f16)
+    for (auto* v : {&d.k_cache, &d.v_cache})
+      for (float& x : *v) x = round_half(x);
+  if (c.f16)
+    for (auto& rows : {&d.k, &d.v})
+      for (auto& seq : *rows)
+        for (float& x : seq) x = round_half(x);
   return d;
 }
 
@@ -109,7 +121,9 @@ TEST_P(PagedAttention, MatchesReferenceOverBlockTables) {
   const int64_t S = int64_t(c.context.size()), slots = d.pages * c.page_size;
   const uint32_t q_row = c.fused_q ? (H + 2 * Hk) * D : H * D;
   Tensor q = upload_f32(d.q, {d.T, q_row});
-  Tensor kc = upload_f32(d.k_cache, {slots, W}), vc = upload_f32(d.v_cache, {slots, W});
+  const DType cache_dt = c.f16 ? DType::f16 : DType::f32;
+  Tensor kc = upload_f32(d.k_cache, {slots, W}, cache_dt),
+         vc = upload_f32(d.v_cache, {slots, W}, cache_dt);
   Tensor cu = upload_i32(d.cu, {S + 1});
   std::vector<int32_t> ctx_lens(c.context.begin(), c.context.end());
   Tensor cl = upload_i32(ctx_lens, {S});
@@ -148,7 +162,36 @@ INSTANTIATE_TEST_SUITE_P(
         PagedCase{{33, 0}, {7, 50}, 4, 2, 128, 16, 0, 30.f, 0.0625f, true},
         // head_dim 256 (the d256 variant), window 1 (a token sees only itself)
         PagedCase{{9}, {12}, 2, 1, 256, 8, 1},
-        PagedCase{{0, 64}, {64, 1}, 2, 2, 256, 16, 0, 0, 0, true}));
+        PagedCase{{0, 64}, {64, 1}, 2, 2, 256, 16, 0, 0, 0, true},
+        // fp16 caches (beside fp16 weights): head dims 64 and 256, a window, fused rows
+        PagedCase{{16, 5, 37}, {16, 30, 3}, 8, 2, 64, 16, 0, 0, 0, false, true},
+        PagedCase{{40}, {25}, 2, 1, 256, 16, 10, 0, 0, true, true}));
+
+// The fp16 cache: values rounded to half (packHalf2x16), each in its slot, pairs intact.
+TEST_F(OpTest, KvWriteToAnF16CacheRoundsToHalf) {
+  const uint32_t W = 8, T = 5;
+  const int64_t slots = 16;
+  std::vector<float> k = random_vector(size_t(T) * W, 21), v = random_vector(size_t(T) * W, 22);
+  std::vector<int32_t> slot = {9, 0, 15, 4, 7};
+  Tensor tk = upload_f32(k, {T, W}), tv = upload_f32(v, {T, W});
+  Tensor sm = upload_i32(slot, {T});
+  std::vector<float> zeros(size_t(slots) * W, 0.f);
+  Tensor kc = upload_f32(zeros, {slots, W}, DType::f16),
+         vc = upload_f32(zeros, {slots, W}, DType::f16);
+  Recorder rec(ctx());
+  ops::kv_write(ctx(), rec, tk, tv, sm, kc, vc, {.row_width = W});
+  rec.submit_and_wait();
+  std::vector<uint16_t> hk(size_t(slots) * W), hv(size_t(slots) * W);
+  ctx().download(kc, hk.data(), hk.size() * 2);
+  ctx().download(vc, hv.data(), hv.size() * 2);
+  for (uint32_t t = 0; t < T; ++t)
+    for (uint32_t e = 0; e < W; ++e) {
+      const size_t at = size_t(slot[t]) * W + e;
+      EXPECT_NEAR(half_to_float(hk[at]), k[t * W + e], 1e-3) << t << " " << e;
+      EXPECT_NEAR(half_to_float(hv[at]), v[t * W + e], 1e-3) << t << " " << e;
+    }
+  EXPECT_EQ(hk[size_t(1) * W], 0) << "a slot nobody wrote changed";
+}
 
 TEST_F(OpTest, KvWriteMovesRowsToTheirSlots) {
   // fused rows [T, q | k | v] with k at 24, v at 40; 16 value rows into shuffled slots
