@@ -91,6 +91,24 @@ class EngineTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             self.engine.classify("one string")
 
+    def test_decoder_kv_cache_options(self):
+        # a causal decoder with a 4 KiB KV cache: what fits runs, a longer input is its own error
+        model = str(REPO / "tests/data/decoders/qwen3-seqcls")
+        with self.assertRaises(vkcls.Error) as cm:
+            vkcls.Engine(model, dtype="f32", kv_cache_memory=100)
+        self.assertIn("kv_cache_memory: 100 bytes hold no KV page", str(cm.exception))
+        e = vkcls.Engine(model, dtype="f32", kv_cache_memory=64 * 1024, prefix_cache=False)
+        try:
+            ids = list(range(10, 40))
+            a, b = e.classify_ids([ids, ids])
+            self.assertEqual(a.probs, b.probs)
+            r = e.classify_ids([ids, list(range(10, 10 + 600))], errors="return")
+            self.assertEqual(r[0].probs, a.probs)
+            self.assertIsInstance(r[1], vkcls.InputError)
+            self.assertIn("600 tokens need 38 KV-cache pages", r[1].message)
+        finally:
+            e.close()
+
     def test_progress_and_cancel(self):
         texts = [f"text {i}: " + " a rather good film" * 60 for i in range(20)]
         token = vkcls.CancelToken()
