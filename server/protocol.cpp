@@ -224,9 +224,19 @@ EncodingFormat get_encoding(const json& body) {
       throw bad_request(fmt::format("encoding_format: '{}' is not 'float' or 'base64'", *f),
                         "encoding_format");
   }
-  if (auto d = get_string(body, "embed_dtype"); d && *d != "float32")
-    throw bad_request(fmt::format("embed_dtype: '{}' is not supported (only 'float32')", *d),
-                      "embed_dtype");
+  if (auto d = get_string(body, "embed_dtype")) {
+    using D = EncodingFormat::DType;
+    if (*d == "float32")
+      e.dtype = D::float32;
+    else if (*d == "float16")
+      e.dtype = D::float16;
+    else if (*d == "bfloat16")
+      e.dtype = D::bfloat16;
+    else
+      throw bad_request(
+          fmt::format("embed_dtype: '{}' is not one of float32, float16, bfloat16", *d),
+          "embed_dtype");
+  }
   if (auto en = get_string(body, "endianness")) {
     if (*en == "big")
       e.big_endian = true;

@@ -58,8 +58,11 @@ struct Common {
   RequestParams params;
 };
 
+// encoding_format base64: the values as embed_dtype (vLLM's float32 | float16 | bfloat16), in
+// the byte order of endianness ("native" is little on every host vkcls builds for).
 struct EncodingFormat {
   bool base64 = false, big_endian = false;
+  enum class DType { float32, float16, bfloat16 } dtype = DType::float32;
 };
 
 struct ClassifyRequest {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -31,15 +32,42 @@ std::string base64_encode(const uint8_t* p, size_t n) {
   return out;
 }
 
-// float32 values: a JSON list, or base64 of their bytes (little-endian unless big_endian)
+// float -> bfloat16 / float16 bits, rounding to nearest even (torch's .to()); NaN stays NaN
+uint16_t to_bfloat16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t(u >> 16 | 0x40);
+  return uint16_t((u + 0x7fffu + (u >> 16 & 1)) >> 16);
+}
+
+uint16_t to_float16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = u >> 16 & 0x8000u, a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
+  if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds past 65504: infinity
+  if (a < 0x38800000u) {  // a subnormal half (or zero): round a * 2^24 to an integer
+    const float scaled = std::fabs(f) * 16777216.f;            // exact: a power-of-two scale
+    return uint16_t(sign | uint32_t(std::nearbyint(scaled)));  // default mode: to nearest even
+  }
+  const uint32_t m = a + 0xfffu + (a >> 13 & 1);  // round the 13 dropped bits to nearest even
+  return uint16_t(sign | ((m - 0x38000000u) >> 13));
+}
+
+// float32 values: a JSON list, or base64 of their bytes as embed_dtype, little-endian unless
+// big_endian
 json vector_json(const std::vector<float>& v, const EncodingFormat& enc) {
   if (!enc.base64) return json(v);
-  std::vector<uint8_t> bytes(v.size() * 4);
+  const size_t w = enc.dtype == EncodingFormat::DType::float32 ? 4 : 2;
+  std::vector<uint8_t> bytes(v.size() * w);
   for (size_t i = 0; i < v.size(); ++i) {
     uint32_t u;
-    std::memcpy(&u, &v[i], 4);
-    for (int b = 0; b < 4; ++b)
-      bytes[i * 4 + size_t(enc.big_endian ? 3 - b : b)] = uint8_t(u >> (8 * b));
+    if (enc.dtype == EncodingFormat::DType::float32)
+      std::memcpy(&u, &v[i], 4);
+    else
+      u = enc.dtype == EncodingFormat::DType::float16 ? to_float16(v[i]) : to_bfloat16(v[i]);
+    for (size_t b = 0; b < w; ++b)
+      bytes[i * w + (enc.big_endian ? w - 1 - b : b)] = uint8_t(u >> (8 * b));
   }
   return base64_encode(bytes.data(), bytes.size());
 }

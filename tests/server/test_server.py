@@ -422,6 +422,24 @@ def test_embeddings(srv):
     for i, d in enumerate(b64["data"]):
         raw = base64.b64decode(d["embedding"])
         check(all_close(list(struct.unpack(f"<{len(raw) // 4}f", raw)), ref[i]["embedding"], 1e-5), "base64 embedding")
+    # embed_dtype float16 / bfloat16 (vLLM's): 2 bytes a value, in the order endianness asks
+    for dtype, order, tol in [("float16", "little", 1e-3), ("float16", "big", 1e-3), ("bfloat16", "native", 1e-2),
+                              ("bfloat16", "big", 1e-2)]:
+        st, half, _ = srv.post("/v1/embeddings", {"input": texts, "encoding_format": "base64", "embed_dtype": dtype,
+                                                  "endianness": order})
+        check(st == 200, f"embed_dtype {dtype}: {st} {half}")
+        for i, d in enumerate(half.get("data", [])):
+            raw = base64.b64decode(d["embedding"])
+            end = ">" if order == "big" else "<"
+            if dtype == "float16":
+                got = list(struct.unpack(f"{end}{len(raw) // 2}e", raw))
+            else:  # bfloat16: the high half of a float32
+                got = [struct.unpack("<f", struct.pack("<I", h << 16))[0]
+                       for h in struct.unpack(f"{end}{len(raw) // 2}H", raw)]
+            check(len(got) == len(ref[i]["embedding"]) and all_close(got, ref[i]["embedding"], tol),
+                  f"base64 {dtype} {order} embedding")
+    expect_error(srv.post("/v1/embeddings", {"input": texts, "encoding_format": "base64", "embed_dtype": "fp8_e4m3"}),
+                 400, "embed_dtype", "float16", "fp8 embed_dtype")
     st, body, _ = srv.post("/v1/embeddings", {"input": texts[0], "dimensions": 8})
     e = body["data"][0]["embedding"]
     check(st == 200 and len(e) == 8 and close(sum(x * x for x in e), 1.0, 1e-4), "dimensions 8, normalized")
