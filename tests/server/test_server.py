@@ -655,6 +655,9 @@ def test_decoders(srvs):
           f"the same salt finds its own pages the second time: {results['alice hits']}")
     check(results["bob hits"] == [0], f"another salt finds none: {results['bob hits']}")
     check(all(close(a, b, 1e-6) for a, b in zip(*results["alice"])), "a cached prefix changes no score")
+    too_long = " ".join("token%d" % i for i in range(150))  # about 730 tokens: under max_model_len
+    expect_error(srv.post("/classify", {"model": "qwen2", "input": too_long}), 400, "input",
+                 "KV-cache pages of 16 tokens; the cache holds 32", "an input longer than the KV cache")
     ref = json.load(open(os.path.join(rr.model, "reference.json")))
     pairs = [i for i in ref["inputs"] if i["text"] and i["text_pair"] and i["num_tokens"] <= 64][:3]
     check(len(pairs) >= 2, "the reranker fixture has short pairs")
@@ -693,7 +696,9 @@ def main():
         rr = os.path.join(decoders, "qwen3-reranker-causallm")
         with open(os.path.join(ARGS.models, rr, "reference.json")) as f:
             overrides = json.dumps(json.load(f)["conversion"]["hf_overrides"])
-        servers["decoders"] = (Server(os.path.join(decoders, "qwen2-seqcls"), "--served-model-name", "qwen2"),
+        # a 512-token KV cache: a longer input is a 400 naming the pages (test_decoders)
+        servers["decoders"] = (Server(os.path.join(decoders, "qwen2-seqcls"), "--served-model-name", "qwen2",
+                                      "--kv-cache-memory", "256K"),
                                Server(rr, "--hf-overrides", overrides))
         tests = [(test_classify, "seqcls"), (test_concurrency, "seqcls"), (test_slow_client, "seqcls"),
                  (test_huge_input, "calibrated"), (test_port_in_use, "seqcls"),
