@@ -8,6 +8,7 @@
 
 #include "runtime/context.h"
 #include "runtime/ops.h"
+#include "runtime/ops/op_util.h"
 #include "runtime/pipeline.h"
 
 namespace vkcls::ops {
@@ -24,25 +25,16 @@ constexpr uint32_t kMaxHeadDim = 256;
 // element offsets and strides in whole texels and tensors at 16-byte offsets.
 static bool cpu_kernel_runs(Context& ctx, const params::AttentionParams& p, const Tensor& q,
                             const Tensor& k, const Tensor& v) {
-  const DeviceInfo& d = ctx.info();
-  bool ok = d.texel_buffer_f32x4 && d.subgroup_ballot && d.subgroup_size >= 8 &&
-            p.head_dim % 4 == 0 && p.head_dim <= kMaxHeadDim;
+  bool ok = p.head_dim % 4 == 0 && p.head_dim <= kMaxHeadDim;
   for (uint32_t e : {p.q_offset, p.k_offset, p.v_offset, p.q_row_stride, p.kv_row_stride})
     ok = ok && e % 4 == 0;
-  for (const Tensor* t : {&q, &k, &v})
-    ok = ok && t->offset % 16 == 0 && t->bytes % 16 == 0 &&
-         uint64_t(t->numel() / 4) <= d.max_texel_buffer_elements;
-  return ok;
+  return ok && detail::attention_cpu_kernel_fits(ctx, {&q, &k, &v});
 }
 
 // CPU drivers use attention_cpu.comp where it runs; VKCLS_ATTENTION=tiled|cpu overrides (tests).
 static bool use_cpu_kernel(Context& ctx, const params::AttentionParams& p, const Tensor& q,
                            const Tensor& k, const Tensor& v) {
-  const char* force = std::getenv("VKCLS_ATTENTION");
-  const std::string f = force ? force : "";
-  if (f == "tiled") return false;
-  if (f != "cpu" && ctx.info().type != VK_PHYSICAL_DEVICE_TYPE_CPU) return false;
-  return cpu_kernel_runs(ctx, p, q, k, v);
+  return detail::attention_wants_cpu_kernel(ctx) && cpu_kernel_runs(ctx, p, q, k, v);
 }
 
 void attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k, const Tensor& v,

@@ -46,21 +46,11 @@ void kv_write(Context& ctx, Recorder& rec, const Tensor& k, const Tensor& v,
 }
 
 // CPU drivers take paged_attention_cpu.comp (texel fetches, subgroup broadcasts: see
-// attention_cpu.comp) where it runs; VKCLS_ATTENTION=tiled|cpu overrides (tests).
+// attention_cpu.comp) where it runs (q offsets and strides in whole texels).
 static bool use_cpu_kernel(Context& ctx, const params::PagedAttentionParams& p, const Tensor& q,
                            const Tensor& k, const Tensor& v) {
-  const char* force = std::getenv("VKCLS_ATTENTION");
-  const std::string f = force ? force : "";
-  if (f == "tiled") return false;
-  if (f != "cpu" && ctx.info().type != VK_PHYSICAL_DEVICE_TYPE_CPU) return false;
-  const DeviceInfo& d = ctx.info();
-  bool ok = d.texel_buffer_f32x4 && (k.dtype == DType::f32 || d.texel_buffer_f16x4) &&
-            d.subgroup_ballot && d.subgroup_size >= 8 && p.head_dim % 4 == 0 &&
-            p.q_offset % 4 == 0 && p.q_row_stride % 4 == 0;
-  for (const Tensor* t : {&q, &k, &v})
-    ok = ok && t->offset % 16 == 0 && t->bytes % 16 == 0 &&
-         uint64_t(t->numel() / 4) <= d.max_texel_buffer_elements;
-  return ok;
+  return attention_wants_cpu_kernel(ctx) && p.head_dim % 4 == 0 && p.q_offset % 4 == 0 &&
+         p.q_row_stride % 4 == 0 && attention_cpu_kernel_fits(ctx, {&q, &k, &v});
 }
 
 void paged_attention(Context& ctx, Recorder& rec, const Tensor& q, const Tensor& k_cache,

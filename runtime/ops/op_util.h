@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <initializer_list>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -75,6 +77,25 @@ inline uint64_t max_binding_bytes(const Context& ctx) {
   long override_bytes = env_int("VKCLS_MAX_BINDING_BYTES", 0);
   if (override_bytes > 0) max_bytes = std::min<uint64_t>(max_bytes, uint64_t(override_bytes));
   return max_bytes;
+}
+
+// The attention ops' CPU-driver kernels (attention_cpu.comp, paged_attention_cpu.comp):
+// wanted on CPU drivers, VKCLS_ATTENTION=tiled|cpu overrides (tests) ...
+inline bool attention_wants_cpu_kernel(const Context& ctx) {
+  const char* force = std::getenv("VKCLS_ATTENTION");
+  const std::string f = force ? force : "";
+  if (f == "tiled") return false;
+  return f == "cpu" || ctx.info().type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+// ... and possible where the device reads vec4 texels with subgroup broadcasts over 8 lanes and
+// each tensor is whole texels at a 16-byte offset within the texel-buffer limit.
+inline bool attention_cpu_kernel_fits(const Context& ctx, std::initializer_list<const Tensor*> ts) {
+  const DeviceInfo& d = ctx.info();
+  bool ok = d.texel_buffer_f32x4 && d.subgroup_ballot && d.subgroup_size >= 8;
+  for (const Tensor* t : ts)
+    ok = ok && (t->dtype == DType::f32 || d.texel_buffer_f16x4) && t->offset % 16 == 0 &&
+         t->bytes % 16 == 0 && uint64_t(t->numel() / 4) <= d.max_texel_buffer_elements;
+  return ok;
 }
 
 constexpr uint32_t kWorkgroup = 256;  // local_size_x of every op shader here
