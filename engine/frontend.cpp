@@ -35,6 +35,12 @@ void drop_repeated_bos(Sequence& s) {
 }  // namespace
 
 void FrontEnd::check_params(Task task, const RequestParams& p) const {
+  for (auto [field, k] : {std::pair{"max_tokens_per_query", p.max_tokens_per_query},
+                          std::pair{"max_tokens_per_doc", p.max_tokens_per_doc}}) {
+    if (k < 0) throw invalid(fmt::format("{}: {} must be a positive integer", field, k), field);
+    if (k > 0 && task != Task::score)
+      throw invalid(fmt::format("{}: only score requests take it", field), field);
+  }
   const std::pair<const char*, bool> template_fields[] = {
       {"instruction", p.instruction.has_value()},
       {"chat_template_kwargs", !p.chat_template_kwargs_json.empty()}};
@@ -76,6 +82,14 @@ Sequence FrontEnd::from_encoding(Encoding&& e) const {
   for (const Offset& o : e.char_offsets) s.offsets.emplace_back(o.start, o.end);
   if (limits_.type_vocab_size == 0) s.type_ids.assign(s.ids.size(), 0);
   return s;
+}
+
+std::string FrontEnd::token_prefix(const std::string& text, int64_t k) const {
+  if (k <= 0) return text;
+  TruncationParams none;  // tokenizer.json's own truncation block does not apply
+  Encoding e = tok_->encode(text, false, &none);
+  if (e.size() <= size_t(k)) return text;
+  return text.substr(0, e.offsets[size_t(k) - 1].end);
 }
 
 void FrontEnd::check_sequence(const Sequence& s, const char* field) const {
@@ -133,41 +147,51 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
     }
     check_input_bytes(in.text, task == Task::score ? "text" : "input", limits_.max_input_bytes);
     if (in.text_pair) check_input_bytes(*in.text_pair, "text_pair", limits_.max_input_bytes);
+    // vLLM's max_tokens_per_query / max_tokens_per_doc: a score pair's sides are cut first
+    TextInput cut;
+    const bool cuts = task == Task::score && in.text_pair && !in.chat &&
+                      (p.max_tokens_per_query > 0 || p.max_tokens_per_doc > 0);
+    if (cuts) {
+      cut.text = token_prefix(in.text, p.max_tokens_per_query);
+      cut.text_pair = token_prefix(*in.text_pair, p.max_tokens_per_doc);
+    }
+    const TextInput& src = cuts ? cut : in;
     const char* field = task == Task::score ? "text_pair" : "input";
     // a score template renders the pair as one text; without one, converted LLM rerankers
     // score query + document as one text (vLLM's rule) and cross-encoders take a text pair
-    const bool templated = task == Task::score && !in.chat && in.text_pair && score_template_;
-    const bool join = !in.chat && !templated && in.text_pair && limits_.pair_as_one_text;
+    const bool templated = task == Task::score && !src.chat && src.text_pair && score_template_;
+    const bool join = !src.chat && !templated && src.text_pair && limits_.pair_as_one_text;
     std::string joined;
-    if (in.chat) {
-      if (!in.text.empty() || in.text_pair || in.token_ids)
+    if (src.chat) {
+      if (!src.text.empty() || src.text_pair || src.token_ids)
         throw invalid("messages: a chat input has no text, text_pair or token ids of its own",
                       "messages");
       if (task == Task::score)
         throw invalid("messages: score takes (query, document) pairs, not a conversation",
                       "messages");
-      out.rendered = render_chat(*in.chat);
+      out.rendered = render_chat(*src.chat);
       if (out.rendered.empty())
         throw invalid("messages: the chat template rendered an empty text", "messages");
       field = "messages";
     } else if (templated) {
-      out.rendered = render_score(in.text, *in.text_pair, p);
+      out.rendered = render_score(src.text, *src.text_pair, p);
       if (out.rendered.empty())
         throw invalid("text_pair: the score template rendered an empty text", "text_pair");
     } else {
-      if (join) joined = in.text + *in.text_pair;
-      if ((join ? joined : in.text).empty()) throw invalid("text: input is empty", "input");
+      if (join) joined = src.text + *src.text_pair;
+      if ((join ? joined : src.text).empty()) throw invalid("text: input is empty", "input");
     }
-    const std::string& text = in.chat || templated ? out.rendered : join ? joined : in.text;
-    if (in.chat || templated || join) check_input_bytes(text, field, limits_.max_input_bytes);
-    const bool specials = in.chat ? in.chat->add_special_tokens : p.add_special_tokens;
+    const std::string& text = src.chat || templated ? out.rendered : join ? joined : src.text;
+    if (src.chat || templated || join) check_input_bytes(text, field, limits_.max_input_bytes);
+    const bool specials = src.chat ? src.chat->add_special_tokens : p.add_special_tokens;
     // max_length 0 = off; a null pointer would apply tokenizer.json's own "truncation"
     // block, which vLLM ignores (truncation is per request).
     TruncationParams tp;
     tp.side = left ? TruncationSide::Left : TruncationSide::Right;
     tp.max_length = size_t(keep);
     if (p.stride > 0) {
-      if (in.text_pair) throw invalid("text_pair: windows (stride) take single texts", "text_pair");
+      if (src.text_pair)
+        throw invalid("text_pair: windows (stride) take single texts", "text_pair");
       tp.max_length = size_t(keep > 0 ? keep : limits_.max_model_len);
       if (p.stride >= int64_t(tp.max_length) - int64_t(tok_->num_special_tokens_to_add(false)))
         throw invalid(
@@ -177,8 +201,8 @@ PreparedInput FrontEnd::prepare(Task task, const TextInput& in, const RequestPar
             "stride");
       tp.stride = size_t(p.stride);
     }
-    Encoding e = in.text_pair && !join && !templated
-                     ? tok_->encode_pair(text, *in.text_pair, specials, &tp)
+    Encoding e = src.text_pair && !join && !templated
+                     ? tok_->encode_pair(text, *src.text_pair, specials, &tp)
                      : tok_->encode(text, specials, &tp);
     std::vector<Encoding> extra = p.stride > 0 ? std::move(e.overflowing) : std::vector<Encoding>{};
     e.overflowing.clear();

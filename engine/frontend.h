@@ -87,6 +87,8 @@ class FrontEnd {
 
  private:
   Sequence from_encoding(Encoding&& e) const;
+  // text up to the end of its k-th token (k <= 0, or k at least its tokens: all of it)
+  std::string token_prefix(const std::string& text, int64_t k) const;
   void check_sequence(const Sequence& s, const char* field) const;  // throws Error
 
   FrontEndLimits limits_;

@@ -11,6 +11,7 @@ target_compile_options(vkcls_tokenizer PRIVATE ${vkcls_fuzz_parsers_flags} -fsan
 
 add_library(vkcls_fuzz_parsers STATIC ${CMAKE_SOURCE_DIR}/models/config.cpp
                                       ${CMAKE_SOURCE_DIR}/server/protocol.cpp
+                                      ${CMAKE_SOURCE_DIR}/server/embed_encoding.cpp
                                       ${CMAKE_SOURCE_DIR}/poolers/types.cpp)
 target_compile_options(vkcls_fuzz_parsers PRIVATE ${vkcls_fuzz_parsers_flags}
                                                   -fsanitize=fuzzer-no-link)

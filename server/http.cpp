@@ -98,10 +98,10 @@ thread_local Clock::time_point t_request_start{};
 const std::set<std::string> kRoutes = {"/classify", "/pooling",    "/score",     "/v1/score",
                                        "/rerank",   "/v1/rerank",  "/v2/rerank", "/v1/embeddings",
                                        "/tokenize", "/detokenize", "/v1/models", "/health",
-                                       "/version",  "/metrics",    "/ping"};
+                                       "/version",  "/metrics",    "/ping",      "/invocations"};
 const std::set<std::string> kPostRoutes = {
-    "/classify",  "/pooling",   "/score",         "/v1/score", "/rerank",
-    "/v1/rerank", "/v2/rerank", "/v1/embeddings", "/tokenize", "/detokenize"};
+    "/classify",  "/pooling",       "/score",    "/v1/score",   "/rerank",     "/v1/rerank",
+    "/v2/rerank", "/v1/embeddings", "/tokenize", "/detokenize", "/invocations"};
 
 // The task a POST route serves. vLLM registers a route only when the model serves its task,
 // so on other models it is 404, as there; /pooling picks its task per request.
@@ -253,7 +253,10 @@ void HttpServer::Impl::setup() {
     if (post_route) {
       const char* task = route_task(req.path);
       const auto& tasks = c.engine.info().tasks;
-      if (task && std::find(tasks.begin(), tasks.end(), task) == tasks.end())
+      // an embedding model scores pairs by cosine similarity (vLLM's bi-encoder scoring)
+      const bool bi_encoder = c.engine.info().default_task == "embed";
+      if (task && std::find(tasks.begin(), tasks.end(), task) == tasks.end() &&
+          !(bi_encoder && std::string_view(task) == "score"))
         return refuse(404, fmt::format("Not Found: {} {} (the model serves {}, not {})", req.method,
                                        req.path, fmt::join(tasks, ", "), task));
     }
@@ -378,9 +381,14 @@ void HttpServer::Impl::setup() {
             throw bad_request(*p, "request_id");
           }
         }
-        json out = h(c, body, rid, gone);
+        Reply out = h(c, body, rid, gone);
         res.status = 200;
-        res.set_content(dump(out), "application/json");
+        if (!out.binary) {
+          res.set_content(dump(out.body), "application/json");
+        } else {
+          if (out.binary->metadata) res.set_header("metadata", *out.binary->metadata);
+          res.set_content(std::move(out.binary->body), "application/octet-stream");
+        }
       } catch (const ApiError& e) {
         set_error(res, e.status, e.what(), e.param, e.type);
       } catch (const ClientGoneError&) {
@@ -402,6 +410,7 @@ void HttpServer::Impl::setup() {
   post("/v1/embeddings", handle_embeddings);
   post("/tokenize", handle_tokenize);
   post("/detokenize", handle_detokenize);
+  post("/invocations", handle_invocations);
 
   auto health = [&c](const httplib::Request&, httplib::Response& res) {
     if (c.engine.stats().device_lost)

@@ -216,33 +216,35 @@ Common get_common(const json& body) {
 }
 
 EncodingFormat get_encoding(const json& body) {
+  using K = EncodingFormat::Kind;
   EncodingFormat e;
   if (auto f = get_string(body, "encoding_format")) {
     if (*f == "base64")
-      e.base64 = true;
+      e.kind = K::base64;
+    else if (*f == "bytes")
+      e.kind = K::bytes;
+    else if (*f == "bytes_only")
+      e.kind = K::bytes_only;
     else if (*f != "float")
-      throw bad_request(fmt::format("encoding_format: '{}' is not 'float' or 'base64'", *f),
-                        "encoding_format");
+      throw bad_request(
+          fmt::format("encoding_format: '{}' is not one of float, base64, bytes, bytes_only", *f),
+          "encoding_format");
   }
   if (auto d = get_string(body, "embed_dtype")) {
-    using D = EncodingFormat::DType;
-    if (*d == "float32")
-      e.dtype = D::float32;
-    else if (*d == "float16")
-      e.dtype = D::float16;
-    else if (*d == "bfloat16")
-      e.dtype = D::bfloat16;
-    else
-      throw bad_request(
-          fmt::format("embed_dtype: '{}' is not one of float32, float16, bfloat16", *d),
-          "embed_dtype");
+    auto dtype = embed_dtype_from_name(*d);
+    if (!dtype)
+      throw bad_request(fmt::format("embed_dtype: '{}' is not one of float32, float16, bfloat16, "
+                                    "fp8_e4m3, fp8_e5m2",
+                                    *d),
+                        "embed_dtype");
+    e.dtype = *dtype;
   }
   if (auto en = get_string(body, "endianness")) {
-    if (*en == "big")
-      e.big_endian = true;
-    else if (*en != "native" && *en != "little")
+    if (*en != "native" && *en != "little" && *en != "big")
       throw bad_request(fmt::format("endianness: '{}' is not 'native', 'little' or 'big'", *en),
                         "endianness");
+    e.big_endian = *en == "big";
+    e.endianness = *en;
   }
   return e;
 }
@@ -387,6 +389,14 @@ static Inputs get_chat_inputs(const json& body, const Limits& limits) {
 static void get_score_template_fields(const json& body, RequestParams& p, const Limits& limits) {
   p.instruction = get_string(body, "instruction");
   p.chat_template_kwargs_json = get_template_kwargs(body, limits);
+  // vLLM's: each document (query) keeps its first k tokens; k must be positive
+  for (auto [name, out] : {std::pair{"max_tokens_per_doc", &p.max_tokens_per_doc},
+                           std::pair{"max_tokens_per_query", &p.max_tokens_per_query}})
+    if (auto k = get_int(body, name)) {
+      if (*k < 1)
+        throw bad_request(fmt::format("{}: {} must be a positive integer", name, *k), name);
+      *out = *k;
+    }
 }
 
 static Inputs get_inputs_or_chat(const json& body, const Limits& limits) {
@@ -429,6 +439,11 @@ PoolingRequest parse_pooling(const json& body, const Limits& limits) {
     if (r.input.is_ids)
       throw bad_request("aggregation: needs text input (token offsets), not token ids",
                         "aggregation");
+    if (r.encoding.binary())
+      throw bad_request(
+          "aggregation: entity spans are JSON; encoding_format bytes and "
+          "bytes_only carry vectors only",
+          "encoding_format");
   }
   if (const json* il = field(body, "ignore_labels"))
     r.common.params.ignore_labels = get_strings(*il, "ignore_labels");
@@ -501,6 +516,9 @@ RerankRequest parse_rerank(const json& body, const Limits& limits) {
     throw bad_request("documents: at least one document must be given", "documents");
   check_count(r.documents.size(), "documents", limits);
   r.top_n = get_int(body, "top_n").value_or(0);
+  if (r.top_n < 0)
+    throw bad_request(fmt::format("top_n: {} must be 0 (every document) or more", r.top_n),
+                      "top_n");
   r.return_documents = get_bool(body, "return_documents").value_or(true);
   get_score_template_fields(body, r.common.params, limits);
   return r;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "server/embed_encoding.h"
 #include "vkcls/engine.h"
 
 namespace vkcls::server {
@@ -56,13 +57,6 @@ struct Inputs {
 struct Common {
   std::optional<std::string> model, request_id;
   RequestParams params;
-};
-
-// encoding_format base64: the values as embed_dtype (vLLM's float32 | float16 | bfloat16), in
-// the byte order of endianness ("native" is little on every host vkcls builds for).
-struct EncodingFormat {
-  bool base64 = false, big_endian = false;
-  enum class DType { float32, float16, bfloat16 } dtype = DType::float32;
 };
 
 struct ClassifyRequest {
@@ -130,6 +124,18 @@ json pooling_response(const ResponseMeta& m, const Results& results, const Pooli
 json embedding_response(const ResponseMeta& m, const std::vector<EmbedResult>& results,
                         const EncodingFormat& enc);
 json score_response(const ResponseMeta& m, const std::vector<ScoreResult>& results);
+// encoding_format bytes / bytes_only (vLLM's): the body is every output's values as embed_dtype,
+// one after another; for bytes, `metadata` (the header of that name) is JSON {id, created,
+// model, data: [{index, embed_dtype, endianness, start, end, shape}], usage}.
+struct BinaryResponse {
+  std::string body;
+  std::optional<std::string> metadata;
+};
+BinaryResponse pooling_bytes_response(const ResponseMeta& m, const Results& results,
+                                      const PoolingRequest& req);
+BinaryResponse embedding_bytes_response(const ResponseMeta& m,
+                                        const std::vector<EmbedResult>& results,
+                                        const EncodingFormat& enc);
 json rerank_response(const ResponseMeta& m, const RerankRequest& req,
                      const std::vector<ScoreResult>& results);
 

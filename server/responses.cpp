@@ -1,5 +1,5 @@
 // vLLM's pooling response bodies (server/protocol.h): classify, pooling, embeddings, score and
-// rerank, with usage counts; vectors as JSON lists or base64 (encoding_format).
+// rerank, with usage counts; vectors as JSON lists, base64 or raw bytes (encoding_format).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,69 +7,51 @@
 #include <cstring>
 #include <numeric>
 
+#include "server/embed_encoding.h"
 #include "server/protocol.h"
 
 namespace vkcls::server {
 
 namespace {
 
-std::string base64_encode(const uint8_t* p, size_t n) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < n; i += 3) {
-    uint32_t v = uint32_t(p[i]) << 16 | uint32_t(p[i + 1]) << 8 | p[i + 2];
-    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += tbl[v & 63];
-  }
-  if (i + 1 == n) {
-    uint32_t v = uint32_t(p[i]) << 16;
-    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += "==";
-  } else if (i + 2 == n) {
-    uint32_t v = uint32_t(p[i]) << 16 | uint32_t(p[i + 1]) << 8;
-    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += '=';
-  }
-  return out;
-}
-
-// float -> bfloat16 / float16 bits, rounding to nearest even (torch's .to()); NaN stays NaN
-uint16_t to_bfloat16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t(u >> 16 | 0x40);
-  return uint16_t((u + 0x7fffu + (u >> 16 & 1)) >> 16);
-}
-
-uint16_t to_float16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t sign = u >> 16 & 0x8000u, a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
-  if (a >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds past 65504: infinity
-  if (a < 0x38800000u) {  // a subnormal half (or zero): round a * 2^24 to an integer
-    const float scaled = std::fabs(f) * 16777216.f;            // exact: a power-of-two scale
-    return uint16_t(sign | uint32_t(std::nearbyint(scaled)));  // default mode: to nearest even
-  }
-  const uint32_t m = a + 0xfffu + (a >> 13 & 1);  // round the 13 dropped bits to nearest even
-  return uint16_t(sign | ((m - 0x38000000u) >> 13));
-}
-
-// float32 values: a JSON list, or base64 of their bytes as embed_dtype, little-endian unless
-// big_endian
+// a JSON list, or base64 of the values' bytes as embed_dtype
 json vector_json(const std::vector<float>& v, const EncodingFormat& enc) {
-  if (!enc.base64) return json(v);
-  const size_t w = enc.dtype == EncodingFormat::DType::float32 ? 4 : 2;
-  std::vector<uint8_t> bytes(v.size() * w);
-  for (size_t i = 0; i < v.size(); ++i) {
-    uint32_t u;
-    if (enc.dtype == EncodingFormat::DType::float32)
-      std::memcpy(&u, &v[i], 4);
-    else
-      u = enc.dtype == EncodingFormat::DType::float16 ? to_float16(v[i]) : to_bfloat16(v[i]);
-    for (size_t b = 0; b < w; ++b)
-      bytes[i * w + (enc.big_endian ? w - 1 - b : b)] = uint8_t(u >> (8 * b));
+  if (enc.kind == EncodingFormat::Kind::float_list) return json(v);
+  std::string bytes;
+  append_encoded(bytes, v, enc.dtype, enc.big_endian);
+  return base64_encode(bytes);
+}
+
+// one pooled output as vLLM's bytes formats carry it: its values and the tensor shape
+struct Pooled {
+  std::vector<float> values;
+  std::vector<size_t> shape;
+  int64_t tokens = 0;
+};
+
+BinaryResponse bytes_response(const ResponseMeta& m, const std::vector<Pooled>& outs,
+                              const EncodingFormat& enc) {
+  BinaryResponse r;
+  json items = json::array();
+  int64_t tokens = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const size_t start = r.body.size();
+    append_encoded(r.body, outs[i].values, enc.dtype, enc.big_endian);
+    items.push_back({{"index", i},
+                     {"embed_dtype", embed_dtype_name(enc.dtype)},
+                     {"endianness", enc.endianness},
+                     {"start", start},
+                     {"end", r.body.size()},
+                     {"shape", outs[i].shape}});
+    tokens += outs[i].tokens;
   }
-  return base64_encode(bytes.data(), bytes.size());
+  if (enc.kind == EncodingFormat::Kind::bytes)
+    r.metadata = dump(json{{"id", m.id},
+                           {"created", m.created},
+                           {"model", m.model},
+                           {"data", std::move(items)},
+                           {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}});
+  return r;
 }
 
 json list_response(const ResponseMeta& m, json data, int64_t tokens) {
@@ -148,7 +130,7 @@ json pooling_response(const ResponseMeta& m, const Results& results, const Pooli
         tokens += r.prompt_tokens;
         if (agg) {
           item(entities_json(r.entities, *agg == Aggregation::none));
-        } else if (enc.base64) {
+        } else if (enc.kind != EncodingFormat::Kind::float_list) {
           std::vector<float> flat;
           for (const TokenScore& s : r.tokens)
             flat.insert(flat.end(), s.probs.begin(), s.probs.end());
@@ -175,6 +157,44 @@ json embedding_response(const ResponseMeta& m, const std::vector<EmbedResult>& r
     tokens += r.prompt_tokens;
   }
   return list_response(m, std::move(data), tokens);
+}
+
+BinaryResponse pooling_bytes_response(const ResponseMeta& m, const Results& results,
+                                      const PoolingRequest& req) {
+  std::vector<Pooled> outs;
+  switch (results.task) {
+    case Task::classify:
+      for (const ClassifyResult& r : results.classify)
+        outs.push_back({r.probs, {r.probs.size()}, r.prompt_tokens});
+      break;
+    case Task::embed:
+      for (const EmbedResult& r : results.embed)
+        outs.push_back({r.embedding, {r.embedding.size()}, r.prompt_tokens});
+      break;
+    case Task::score:
+      for (const ScoreResult& r : results.score) outs.push_back({{r.score}, {1}, r.prompt_tokens});
+      break;
+    case Task::token_classify:
+      for (const TokenClassifyResult& r : results.token_classify) {
+        Pooled p{{},
+                 {r.tokens.size(), r.tokens.empty() ? 0 : r.tokens[0].probs.size()},
+                 r.prompt_tokens};
+        for (const TokenScore& t : r.tokens)
+          p.values.insert(p.values.end(), t.probs.begin(), t.probs.end());
+        outs.push_back(std::move(p));
+      }
+      break;
+  }
+  return bytes_response(m, outs, req.encoding);
+}
+
+BinaryResponse embedding_bytes_response(const ResponseMeta& m,
+                                        const std::vector<EmbedResult>& results,
+                                        const EncodingFormat& enc) {
+  std::vector<Pooled> outs;
+  for (const EmbedResult& r : results)
+    outs.push_back({r.embedding, {r.embedding.size()}, r.prompt_tokens});
+  return bytes_response(m, outs, enc);
 }
 
 json score_response(const ResponseMeta& m, const std::vector<ScoreResult>& results) {

@@ -125,6 +125,9 @@ struct RequestParams {
   // template reads it). Either one without a score template is Error(invalid_input).
   std::string chat_template_kwargs_json;
   std::optional<std::string> instruction;
+  // score: each side of a pair keeps its first k tokens (0: all) before it is paired or
+  // templated (vLLM's max_tokens_per_query / max_tokens_per_doc on /score and /rerank)
+  int64_t max_tokens_per_query = 0, max_tokens_per_doc = 0;
   // Prefix cache: only requests with the same salt share cached KV pages (vLLM's cache_salt,
   // 1 to 1024 characters; "" = no salt).
   std::string cache_salt;

@@ -83,6 +83,8 @@ class Server:
         r = conn.getresponse()
         text = r.read()
         conn.close()
+        if (r.getheader("Content-Type") or "").startswith("application/octet-stream"):
+            return r.status, text, dict(r.getheaders())  # encoding_format bytes: raw
         try:
             payload = json.loads(text) if text else None
         except ValueError:
@@ -438,8 +440,8 @@ def test_embeddings(srv):
                        for h in struct.unpack(f"{end}{len(raw) // 2}H", raw)]
             check(len(got) == len(ref[i]["embedding"]) and all_close(got, ref[i]["embedding"], tol),
                   f"base64 {dtype} {order} embedding")
-    expect_error(srv.post("/v1/embeddings", {"input": texts, "encoding_format": "base64", "embed_dtype": "fp8_e4m3"}),
-                 400, "embed_dtype", "float16", "fp8 embed_dtype")
+    expect_error(srv.post("/v1/embeddings", {"input": texts, "encoding_format": "base64", "embed_dtype": "fp4"}),
+                 400, "embed_dtype", "fp8_e5m2", "unknown embed_dtype")
     st, body, _ = srv.post("/v1/embeddings", {"input": texts[0], "dimensions": 8})
     e = body["data"][0]["embedding"]
     check(st == 200 and len(e) == 8 and close(sum(x * x for x in e), 1.0, 1e-4), "dimensions 8, normalized")
